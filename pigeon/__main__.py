@@ -1,0 +1,7 @@
+"""``python -m pigeon`` is the ``pigeon`` command."""
+
+import sys
+
+from pigeon.cli import main
+
+sys.exit(main())

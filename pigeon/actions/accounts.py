@@ -1,0 +1,257 @@
+"""Accounts: register, log in, refresh, log out, change password, profiles."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from dataclasses import dataclass
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from pigeon.actions.context import Context
+from pigeon.actions.tokens import (
+    AccessClaims,
+    hash_refresh_token,
+    issue_access_token,
+    new_refresh_token,
+    new_session_id,
+    verify_access_token,
+)
+from pigeon.common.clock import now_ms
+from pigeon.common.errors import (
+    InvalidRefreshToken,
+    InvalidRequest,
+    NotFound,
+    Unauthorized,
+    UsernameTaken,
+    WeakPassword,
+    WrongPassword,
+)
+from pigeon.common.models import User
+from pigeon.common.protocol.closecodes import CloseCode
+from pigeon.common.protocol.frames import KickedFrame
+from pigeon.storage import users as store
+
+USERNAME = re.compile(r"^[A-Za-z0-9_.-]{3,32}$")
+DEVICES = ("web", "desktop", "mobile")
+_hasher = PasswordHasher()
+# A real hash to verify against when the user does not exist, so timing does not reveal it.
+_DUMMY_HASH = _hasher.hash("pigeon-dummy-password")
+
+
+@dataclass(frozen=True)
+class Tokens:
+    access_token: str
+    refresh_token: str
+    expires_in: int
+    user: User
+    session_id: str
+
+
+def check_password_strength(password: str, username: str, min_length: int) -> None:
+    if len(password) < min_length:
+        raise WeakPassword(f"the password needs at least {min_length} characters")
+    if len(password) > 256:
+        raise WeakPassword("the password is longer than 256 characters")
+    classes = sum(
+        bool(re.search(pattern, password))
+        for pattern in (r"[a-z]", r"[A-Z]", r"[0-9]", r"[^A-Za-z0-9]")
+    )
+    if classes < 2:
+        raise WeakPassword("mix at least two of: lower case, upper case, digits, symbols")
+    if password.lower() == username.lower():
+        raise WeakPassword("the password must differ from the username")
+
+
+async def register_user(
+    ctx: Context, username: str, password: str, nickname: str = "", device: str = "web"
+) -> Tokens:
+    if not USERNAME.match(username):
+        raise InvalidRequest("usernames are 3-32 letters, digits, '_', '.' or '-'")
+    check_password_strength(password, username, ctx.settings.auth.min_password_length)
+    password_hash = await asyncio.to_thread(_hasher.hash, password)
+    now = now_ms()
+    try:
+        async with ctx.transaction() as (conn, _):
+            user_id = await store.insert_user(
+                conn,
+                username=username,
+                username_key=username.lower(),
+                password_hash=password_hash,
+                nickname=(nickname or username)[:64],
+                created_at=now,
+                password_changed_at=now,
+            )
+            return await _open_session(ctx, conn, user_id, _device(device), now)
+    except IntegrityError:
+        raise UsernameTaken() from None
+
+
+async def login_user(ctx: Context, username: str, password: str, device: str = "web") -> Tokens:
+    async with ctx.db.read() as conn:
+        row = await store.find_user_by_username(conn, username)
+    stored_hash = row["password_hash"] if row is not None else _DUMMY_HASH
+    if not await asyncio.to_thread(_verify_password, stored_hash, password) or row is None:
+        raise WrongPassword()
+    async with ctx.transaction() as (conn, _):
+        return await _open_session(ctx, conn, row["id"], _device(device), now_ms())
+
+
+async def refresh_tokens(ctx: Context, refresh_token: str) -> Tokens:
+    """Rotate: the presented token dies, a new one is issued in the same session.
+
+    A token presented a second time means it leaked: the whole session is revoked.
+    """
+    token_hash = hash_refresh_token(refresh_token)
+    now = now_ms()
+    reused = False
+    async with ctx.transaction() as (conn, _):
+        row = await store.find_refresh_token(conn, token_hash)
+        if row is None or row["revoked_at"] is not None or row["expires_at"] < now:
+            raise InvalidRefreshToken()
+        if not await store.mark_refresh_token_rotated(conn, token_hash, now):
+            await store.revoke_session(conn, row["session_id"], now)
+            reused = True
+        else:
+            tokens = await _issue(ctx, conn, row["user_id"], row["session_id"], row["device"], now)
+    if reused:
+        await kick_sessions(ctx, row["user_id"], [row["session_id"]])
+        raise InvalidRefreshToken("refresh token reused: the session is revoked")
+    return tokens
+
+
+async def logout_session(ctx: Context, user_id: int, refresh_token: str) -> None:
+    async with ctx.transaction() as (conn, _):
+        row = await store.find_refresh_token(conn, hash_refresh_token(refresh_token))
+        if row is None or row["user_id"] != user_id:
+            raise InvalidRefreshToken()
+        await store.revoke_session(conn, row["session_id"], now_ms())
+    await kick_sessions(ctx, user_id, [row["session_id"]])
+
+
+async def change_password(
+    ctx: Context, claims: AccessClaims, old_password: str, new_password: str
+) -> None:
+    """Change the password and revoke every other session of the user."""
+    async with ctx.db.read() as conn:
+        row = await store.find_user_row(conn, claims.user_id)
+    if row is None:
+        raise NotFound("no such user")
+    if not await asyncio.to_thread(_verify_password, row["password_hash"], old_password):
+        raise WrongPassword("the current password is wrong")
+    check_password_strength(new_password, row["username"], ctx.settings.auth.min_password_length)
+    new_hash = await asyncio.to_thread(_hasher.hash, new_password)
+    now = now_ms()
+    async with ctx.transaction() as (conn, _):
+        await store.update_user(
+            conn, claims.user_id, password_hash=new_hash, password_changed_at=now
+        )
+        revoked = await store.revoke_sessions(conn, claims.user_id, now, keep=claims.session_id)
+    await kick_sessions(ctx, claims.user_id, revoked)
+
+
+async def authenticate(ctx: Context, token: str) -> tuple[AccessClaims, User]:
+    """Verify an access token and that its session is still live."""
+    claims = verify_access_token(ctx.settings.auth.secret_key, token)
+    async with ctx.db.read() as conn:
+        session = await store.find_session(conn, claims.session_id)
+        if session is None or session["revoked_at"] is not None:
+            raise Unauthorized("the session was revoked")
+        found = await store.get_users(conn, [claims.user_id])
+    if claims.user_id not in found:
+        raise Unauthorized("no such user")
+    return claims, found[claims.user_id]
+
+
+async def get_user(ctx: Context, user_id: int) -> User:
+    async with ctx.db.read() as conn:
+        found = await store.get_users(conn, [user_id])
+    if user_id not in found:
+        raise NotFound("no such user")
+    return found[user_id]
+
+
+async def search_users(ctx: Context, text: str, limit: int = 20) -> list[User]:
+    text = text.strip()
+    if not text:
+        return []
+    async with ctx.db.read() as conn:
+        return await store.search_users(conn, text, min(max(limit, 1), 50))
+
+
+async def update_profile(
+    ctx: Context,
+    user_id: int,
+    *,
+    nickname: str | None = None,
+    avatar_url: str | None = None,
+    signature: str | None = None,
+) -> User:
+    values = {
+        key: value
+        for key, value in (
+            ("nickname", nickname),
+            ("avatar_url", avatar_url),
+            ("signature", signature),
+        )
+        if value is not None
+    }
+    if "nickname" in values and not values["nickname"].strip():
+        raise InvalidRequest("the nickname cannot be empty")
+    if values:
+        async with ctx.transaction() as (conn, _):
+            await store.update_user(conn, user_id, **values)
+    return await get_user(ctx, user_id)
+
+
+async def kick_sessions(ctx: Context, user_id: int, session_ids: list[str]) -> None:
+    """Close the sockets of revoked sessions, wherever they are connected."""
+    if not session_ids:
+        return
+    await ctx.router.close_sessions(
+        user_id, session_ids, KickedFrame(reason="session_revoked"), CloseCode.REPLACED
+    )
+
+
+async def _open_session(
+    ctx: Context, conn: AsyncConnection, user_id: int, device: str, now: int
+) -> Tokens:
+    session_id = new_session_id()
+    await store.insert_session(
+        conn,
+        id=session_id,
+        user_id=user_id,
+        device=device,
+        created_at=now,
+        expires_at=now + ctx.settings.auth.refresh_token_ttl_s * 1000,
+    )
+    return await _issue(ctx, conn, user_id, session_id, device, now)
+
+
+async def _issue(
+    ctx: Context, conn: AsyncConnection, user_id: int, session_id: str, device: str, now: int
+) -> Tokens:
+    refresh = new_refresh_token()
+    await store.insert_refresh_token(conn, hash_refresh_token(refresh), session_id, now)
+    ttl = ctx.settings.auth.access_token_ttl_s
+    access = issue_access_token(
+        ctx.settings.auth.secret_key, user_id, session_id, device, now // 1000, ttl
+    )
+    user = (await store.get_users(conn, [user_id]))[user_id]
+    return Tokens(access, refresh, ttl, user, session_id)
+
+
+def _verify_password(stored_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(stored_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def _device(device: str) -> str:
+    if device not in DEVICES:
+        raise InvalidRequest(f"device must be one of {', '.join(DEVICES)}")
+    return device

@@ -1,0 +1,63 @@
+"""The context every action runs in, and transactions whose pushes wait for the commit."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from pigeon.bus.registry import Registry
+from pigeon.bus.router import Router
+from pigeon.common.protocol.frames import ServerFrame
+from pigeon.common.settings import Settings
+from pigeon.storage.database import Database
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class Push:
+    frame: ServerFrame
+    user_ids: tuple[int, ...]
+    exclude_connection: str | None = None
+
+
+@dataclass
+class Outbox:
+    """Pushes an action wants sent once (and only if) its transaction commits."""
+
+    pushes: list[Push] = field(default_factory=list)
+
+    def push(
+        self, frame: ServerFrame, user_ids: Iterable[int], exclude_connection: str | None = None
+    ) -> None:
+        self.pushes.append(Push(frame, tuple(user_ids), exclude_connection))
+
+
+@dataclass
+class Context:
+    settings: Settings
+    db: Database
+    router: Router
+    registry: Registry
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[tuple[AsyncConnection, Outbox]]:
+        """Run a block in one transaction; publish its outbox after the commit."""
+        outbox = Outbox()
+        async with self.db.transaction() as conn:
+            yield conn, outbox
+        await self.publish(outbox)
+
+    async def publish(self, outbox: Outbox) -> None:
+        """Send committed pushes. A failure here loses no data: clients sync by seq."""
+        for push in outbox.pushes:
+            try:
+                await self.router.push(
+                    push.frame, push.user_ids, exclude_connection=push.exclude_connection
+                )
+            except Exception:
+                log.exception("push_failed", frame=push.frame.type, users=len(push.user_ids))

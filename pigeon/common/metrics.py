@@ -1,0 +1,34 @@
+"""Prometheus metrics, one registry per process (so tests can build several apps)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.connections = Gauge(
+            "pigeon_connections", "Authenticated WebSocket connections", registry=r
+        )
+        self.frames_in = Counter("pigeon_frames_in", "Frames received from clients", registry=r)
+        self.frames_out = Counter("pigeon_frames_out", "Frames written to clients", registry=r)
+        self.deliveries = Counter(
+            "pigeon_deliveries", "Queue entries consumed by this gateway", registry=r
+        )
+        self.queue_lag = Histogram(
+            "pigeon_queue_lag_seconds",
+            "Time a queue entry waited before its gateway took it",
+            buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5),
+            registry=r,
+        )
+        self.messages_sent = Counter(
+            "pigeon_messages_stored", "Messages stored and acknowledged", registry=r
+        )
+        self.http_requests = Counter(
+            "pigeon_http_requests", "HTTP API requests", ["status"], registry=r
+        )
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

@@ -1,0 +1,83 @@
+"""The objects Pigeon shows to clients, shared by the HTTP API, the WebSocket and the SDK.
+
+They are plain pydantic models so that one definition validates input, documents the
+OpenAPI schema and encodes WebSocket frames.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+DeviceKind = Literal["web", "desktop", "mobile"]
+MessageKind = Literal["text", "image", "file", "voice", "system", "recall"]
+ConversationKind = Literal["private", "group"]
+GroupRole = Literal["owner", "admin", "member"]
+
+
+class Model(BaseModel):
+    """Base for wire objects: unknown fields are refused, instances are frozen."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class User(Model):
+    id: int
+    username: str
+    nickname: str
+    avatar_url: str
+    signature: str
+    created_at: int
+
+
+class Message(Model):
+    """One stored message. ``seq`` orders it within its conversation."""
+
+    id: int
+    conversation_id: int
+    seq: int
+    sender_id: int | None
+    client_msg_id: str | None
+    kind: MessageKind
+    body: dict[str, Any]
+    ts: int
+    recalled: bool = False
+    mentions: list[int] = Field(default_factory=list)
+    mention_all: bool = False
+
+
+class Ack(Model):
+    """Proof that a message is durably stored, with the place it was given."""
+
+    message_id: int
+    conversation_id: int
+    seq: int
+    ts: int
+    client_msg_id: str | None
+
+
+class Group(Model):
+    id: int
+    name: str
+    avatar_url: str
+    notice: str
+    owner_id: int
+    member_count: int
+    dissolved: bool
+    hot: bool = False
+    my_role: GroupRole | None = None
+
+
+class Conversation(Model):
+    id: int
+    kind: ConversationKind
+    peer: User | None = None
+    group: Group | None = None
+    last_seq: int
+    read_seq: int
+    peer_read_seq: int = 0
+    visible_from_seq: int = 0
+    unread: int
+    mentioned: bool = False
+    last_message: Message | None = None

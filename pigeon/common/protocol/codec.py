@@ -1,0 +1,54 @@
+"""Text frames to typed frames and back; every way a frame can be bad has its own code."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from pydantic import TypeAdapter, ValidationError
+
+from pigeon.common.protocol.frames import CLIENT_FRAME_TYPES, ClientFrame, ServerFrame
+
+_client_frames: TypeAdapter[ClientFrame] = TypeAdapter(ClientFrame)
+
+
+class FrameError(Exception):
+    """A frame that cannot be accepted; ``code`` goes to the client in an error frame."""
+
+    def __init__(self, code: str, message: str, ref: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.ref = ref
+
+
+def decode_client_frame(data: str | bytes) -> ClientFrame:
+    """Parse one client frame, raising :class:`FrameError` with a precise code."""
+    try:
+        raw = json.loads(data)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise FrameError("bad_json", f"frame is not valid JSON: {exc}") from None
+    if not isinstance(raw, dict):
+        raise FrameError("invalid_frame", "a frame must be a JSON object")
+    ref = raw.get("ref") if isinstance(raw.get("ref"), str) else None
+    frame_type = raw.get("type")
+    if frame_type not in CLIENT_FRAME_TYPES:
+        raise FrameError("unknown_type", f"unknown frame type: {frame_type!r}", ref)
+    try:
+        return _client_frames.validate_python(raw)
+    except ValidationError as exc:
+        raise FrameError("invalid_frame", _describe(exc), ref) from None
+
+
+def encode_server_frame(frame: ServerFrame) -> str:
+    """The JSON text for one server frame."""
+    return frame.model_dump_json()
+
+
+def _describe(exc: ValidationError) -> str:
+    parts: list[str] = []
+    for error in exc.errors(include_url=False)[:3]:
+        loc: tuple[Any, ...] = error["loc"][1:] if len(error["loc"]) > 1 else error["loc"]
+        where = ".".join(str(p) for p in loc) or "frame"
+        parts.append(f"{where}: {error['msg']}")
+    return "; ".join(parts)

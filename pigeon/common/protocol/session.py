@@ -1,0 +1,202 @@
+"""One WebSocket connection's protocol state, without I/O.
+
+Theory of operation
+-------------------
+The gateway feeds the session every text frame (``receive``) and the passing of time
+(``tick``); the session answers with a list of actions for the gateway to carry out:
+
+* ``Reply(frame)``        send a frame to this client
+* ``Authenticate(...)``   check a token (the session cannot: that needs the database);
+                          the gateway then calls ``accept`` or ``reject``
+* ``Dispatch(frame)``     an authenticated request for the domain layer
+* ``Close(code, reason)`` send a close frame and stop
+
+States and the only legal transitions::
+
+    AWAITING_AUTH --auth frame--> AUTHENTICATING --accept--> OPEN --close--> CLOSED
+          |                             |--reject----------------------------^
+          +--auth deadline / close----------------------------------------------^
+
+Nothing the client says about who it is is believed: identity comes only from ``accept``,
+which the gateway calls after verifying the token.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+
+from pigeon.common.protocol.closecodes import CloseCode
+from pigeon.common.protocol.codec import FrameError, decode_client_frame
+from pigeon.common.protocol.frames import (
+    AuthFrame,
+    ClientFrame,
+    ErrorFrame,
+    HelloFrame,
+    PingFrame,
+    PongFrame,
+    ServerFrame,
+    TypingFrame,
+)
+from pigeon.common.protocol.ratelimit import TokenBucket
+
+
+class State(Enum):
+    AWAITING_AUTH = "awaiting_auth"
+    AUTHENTICATING = "authenticating"
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+_TRANSITIONS: dict[State, frozenset[State]] = {
+    State.AWAITING_AUTH: frozenset({State.AUTHENTICATING, State.CLOSED}),
+    State.AUTHENTICATING: frozenset({State.OPEN, State.CLOSED}),
+    State.OPEN: frozenset({State.CLOSED}),
+    State.CLOSED: frozenset(),
+}
+
+
+class IllegalTransition(RuntimeError):
+    def __init__(self, current: State, wanted: State) -> None:
+        super().__init__(f"cannot go from {current.value} to {wanted.value}")
+
+
+@dataclass(frozen=True)
+class Reply:
+    frame: ServerFrame
+
+
+@dataclass(frozen=True)
+class Authenticate:
+    token: str
+    device: str
+
+
+@dataclass(frozen=True)
+class Dispatch:
+    frame: ClientFrame
+
+
+@dataclass(frozen=True)
+class Close:
+    code: CloseCode
+    reason: str
+
+
+Action = Reply | Authenticate | Dispatch | Close
+
+
+@dataclass(frozen=True)
+class SessionLimits:
+    auth_timeout_s: float = 5.0
+    heartbeat_interval_s: float = 25.0
+    heartbeat_timeout_s: float = 60.0
+    max_frame_bytes: int = 64 * 1024
+    rate_per_s: float = 20.0
+    rate_burst: int = 60
+    max_bad_frames: int = 20
+    typing_interval_s: float = 1.0
+
+
+@dataclass
+class Session:
+    """Protocol state of one connection. Feed it frames and time; carry out its actions."""
+
+    limits: SessionLimits
+    opened_at: float
+    state: State = State.AWAITING_AUTH
+    bad_frames: int = 0
+    refused_in_a_row: int = 0
+    last_seen: float = 0.0
+    _bucket: TokenBucket = field(init=False)
+    _typing_at: dict[int, float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.last_seen = self.opened_at
+        self._bucket = TokenBucket(self.limits.rate_per_s, self.limits.rate_burst, self.opened_at)
+
+    # -- input -------------------------------------------------------------------------
+
+    def receive(self, data: str | bytes, now: float) -> list[Action]:
+        """Handle one frame from the client."""
+        if self.state is State.CLOSED:
+            return []
+        self.last_seen = now
+        if len(data) > self.limits.max_frame_bytes:
+            return self._close(CloseCode.MESSAGE_TOO_BIG, "frame too big")
+        if not self._bucket.take(now):
+            return self._refuse_flood()
+        self.refused_in_a_row = 0
+        try:
+            frame = decode_client_frame(data)
+        except FrameError as exc:
+            return self._bad_frame(exc.code, exc.message, exc.ref)
+        return self._route(frame, now)
+
+    def tick(self, now: float) -> list[Action]:
+        """Enforce the auth deadline and the heartbeat timeout."""
+        if self.state in (State.AWAITING_AUTH, State.AUTHENTICATING):
+            if now - self.opened_at > self.limits.auth_timeout_s:
+                return self._close(CloseCode.AUTH_TIMEOUT, "no auth frame in time")
+        elif self.state is State.OPEN and now - self.last_seen > self.limits.heartbeat_timeout_s:
+            return self._close(CloseCode.HEARTBEAT_TIMEOUT, "heartbeat timeout")
+        return []
+
+    def accept(self, hello: HelloFrame) -> list[Action]:
+        """The gateway verified the token: the connection is open for requests."""
+        self._move(State.OPEN)
+        return [Reply(hello)]
+
+    def reject(self, reason: str) -> list[Action]:
+        """The token did not verify."""
+        error = Reply(ErrorFrame(code="unauthorized", message=reason))
+        return [error, *self._close(CloseCode.AUTH_FAILED, reason)]
+
+    def close(self, code: CloseCode, reason: str) -> list[Action]:
+        """Close from the server side (shutdown, replaced by another login...)."""
+        return self._close(code, reason)
+
+    # -- internals ---------------------------------------------------------------------
+
+    def _route(self, frame: ClientFrame, now: float) -> list[Action]:
+        if isinstance(frame, AuthFrame):
+            if self.state is not State.AWAITING_AUTH:
+                return self._bad_frame("already_authenticated", "already authenticated", None)
+            self._move(State.AUTHENTICATING)
+            return [Authenticate(frame.token, frame.device)]
+        if self.state is not State.OPEN:
+            ref = getattr(frame, "ref", None)
+            return self._bad_frame("not_authenticated", "send an auth frame first", ref)
+        if isinstance(frame, PingFrame):
+            return [Reply(PongFrame(server_time=int(now * 1000)))]
+        if isinstance(frame, TypingFrame):
+            last = self._typing_at.get(frame.conversation_id, -1e18)
+            if now - last < self.limits.typing_interval_s:
+                return []
+            self._typing_at[frame.conversation_id] = now
+        return [Dispatch(frame)]
+
+    def _bad_frame(self, code: str, message: str, ref: str | None) -> list[Action]:
+        self.bad_frames += 1
+        if self.bad_frames > self.limits.max_bad_frames:
+            return self._close(CloseCode.PROTOCOL_VIOLATION, "too many bad frames")
+        return [Reply(ErrorFrame(ref=ref, code=code, message=message))]
+
+    def _refuse_flood(self) -> list[Action]:
+        self.refused_in_a_row += 1
+        if self.refused_in_a_row > self.limits.rate_burst:
+            return self._close(CloseCode.RATE_LIMITED, "flood")
+        if self.refused_in_a_row == 1:
+            return [Reply(ErrorFrame(code="rate_limited", message="slow down"))]
+        return []
+
+    def _close(self, code: CloseCode, reason: str) -> list[Action]:
+        if self.state is State.CLOSED:
+            return []
+        self._move(State.CLOSED)
+        return [Close(code, reason)]
+
+    def _move(self, wanted: State) -> None:
+        if wanted not in _TRANSITIONS[self.state]:
+            raise IllegalTransition(self.state, wanted)
+        self.state = wanted

@@ -1,0 +1,139 @@
+"""One typed settings model for every Pigeon process.
+
+Values come, in rising priority, from defaults, an optional TOML config file, environment
+variables (``PIGEON_`` prefix, ``__`` between nested names: ``PIGEON_DATABASE__URL``) and
+command-line flags. The model is built once by the entry point and passed down; nothing
+imports a global settings object.
+"""
+
+from __future__ import annotations
+
+import secrets
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DeviceKind = Literal["web", "desktop", "mobile"]
+
+
+class DatabaseSettings(BaseModel):
+    """Where messages live. Empty ``url`` means SQLite in the data directory."""
+
+    url: str = ""
+    pool_size: int = 10
+    echo: bool = False
+
+
+class RedisSettings(BaseModel):
+    """Redis for the cluster's registry and queues. Empty ``url`` means the in-process bus."""
+
+    url: str = ""
+    key_prefix: str = "im"
+
+
+class AuthSettings(BaseModel):
+    """Token lifetimes and the signing key (generated into the data dir when empty)."""
+
+    secret_key: str = ""
+    access_token_ttl_s: int = 900
+    refresh_token_ttl_s: int = 30 * 24 * 3600
+    min_password_length: int = 8
+    service_keys: list[str] = Field(default_factory=list)
+
+
+class GatewaySettings(BaseModel):
+    """WebSocket behaviour: heartbeats, limits and this gateway's identity."""
+
+    gateway_id: str = ""
+    public_url: str = ""
+    auth_timeout_s: float = 5.0
+    heartbeat_interval_s: float = 25.0
+    heartbeat_timeout_s: float = 60.0
+    max_frame_bytes: int = 64 * 1024
+    rate_per_s: float = 20.0
+    rate_burst: int = 60
+    max_bad_frames: int = 20
+    send_queue_frames: int = 1000
+
+
+class MessagingSettings(BaseModel):
+    """Rules of conversation."""
+
+    recall_window_s: float = 120.0
+    require_friendship: bool = False
+    max_text_chars: int = 5000
+    max_group_members: int = 10000
+    hot_group_threshold: int = 500
+    new_members_see_history: bool = False
+    page_limit_max: int = 200
+
+
+class Settings(BaseSettings):
+    """Everything a Pigeon process needs to know, for every process kind."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="PIGEON_", env_nested_delimiter="__", extra="ignore"
+    )
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    data_dir: Path = Path("pigeon-data")
+    log_level: str = "info"
+    log_json: bool = False
+    web_dir: Path | None = None
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    redis: RedisSettings = Field(default_factory=RedisSettings)
+    auth: AuthSettings = Field(default_factory=AuthSettings)
+    gateway: GatewaySettings = Field(default_factory=GatewaySettings)
+    messaging: MessagingSettings = Field(default_factory=MessagingSettings)
+
+    @property
+    def database_url(self) -> str:
+        """The configured database, or SQLite inside the data directory."""
+        if self.database.url:
+            return self.database.url
+        return f"sqlite+aiosqlite:///{self.data_dir.resolve() / 'pigeon.db'}"
+
+    @property
+    def clustered(self) -> bool:
+        """True when processes share state through Redis rather than in memory."""
+        return bool(self.redis.url)
+
+
+def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
+    """Build settings from file, environment and explicit overrides (flags win)."""
+    file_values: dict[str, Any] = {}
+    if config_file is not None:
+        file_values = tomllib.loads(config_file.read_text())
+    merged = _deep_merge(file_values, {k: v for k, v in overrides.items() if v is not None})
+    # Init kwargs beat the environment in pydantic-settings; keep the environment above the
+    # file by merging the file in as defaults only for keys the environment leaves unset.
+    env_settings = Settings()
+    base = env_settings.model_dump(exclude_unset=True)
+    return Settings(**_deep_merge(_deep_merge(file_values, base), merged))
+
+
+def ensure_secret_key(settings: Settings) -> str:
+    """Return the signing key, generating one into the data directory on first run."""
+    if settings.auth.secret_key:
+        return settings.auth.secret_key
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    key_file = settings.data_dir / "secret.key"
+    if not key_file.exists():
+        key_file.write_text(secrets.token_urlsafe(48))
+        key_file.chmod(0o600)
+    settings.auth.secret_key = key_file.read_text().strip()
+    return settings.auth.secret_key
+
+
+def _deep_merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in top.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out

@@ -1,0 +1,172 @@
+"""The socket loop: frames in, session actions out. No protocol decisions live here."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from typing import TYPE_CHECKING
+
+import structlog
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
+
+from pigeon.actions.accounts import authenticate
+from pigeon.common.clock import now_ms
+from pigeon.common.errors import PigeonError
+from pigeon.common.protocol.closecodes import CloseCode
+from pigeon.common.protocol.codec import encode_server_frame
+from pigeon.common.protocol.frames import HelloFrame, SyncFrame
+from pigeon.common.protocol.session import (
+    Action,
+    Authenticate,
+    Close,
+    Dispatch,
+    Reply,
+    Session,
+)
+from pigeon.gateway.connection import CloseRequest, Connection
+from pigeon.gateway.handlers import handle_request
+
+if TYPE_CHECKING:
+    from pigeon.gateway.service import Gateway
+
+log = structlog.get_logger(__name__)
+
+MAX_CONCURRENT_SYNCS = 2
+
+
+async def serve_socket(gateway: Gateway, websocket: WebSocket) -> None:
+    """Run one client socket from accept to close."""
+    if gateway.draining:
+        await websocket.close(code=CloseCode.SERVICE_RESTART)
+        return
+    await websocket.accept()
+    session = Session(gateway.limits, opened_at=time.monotonic())
+    connection = Connection(session=session, max_pending=gateway.settings.gateway.send_queue_frames)
+    runner = _SocketRunner(gateway, websocket, connection)
+    await runner.run()
+
+
+class _SocketRunner:
+    def __init__(self, gateway: Gateway, websocket: WebSocket, connection: Connection) -> None:
+        self.gateway = gateway
+        self.websocket = websocket
+        self.connection = connection
+        self.requests: asyncio.Queue[Dispatch] = asyncio.Queue()
+        self.syncs = asyncio.Semaphore(MAX_CONCURRENT_SYNCS)
+        self.tasks: set[asyncio.Task[None]] = set()
+
+    async def run(self) -> None:
+        gateway, connection = self.gateway, self.connection
+        gateway.sockets.add(connection)
+        writer = asyncio.create_task(self._write())
+        worker = asyncio.create_task(self._process_requests())
+        try:
+            await self._read()
+        finally:
+            gateway.socket_closed(connection)
+            worker.cancel()
+            for task in list(self.tasks):
+                task.cancel()
+            if not connection.closing:
+                connection.close(CloseCode.NORMAL, "bye")
+            with contextlib.suppress(asyncio.TimeoutError, Exception):
+                await asyncio.wait_for(writer, timeout=2)
+            writer.cancel()
+            if connection.user_id:
+                await gateway.forget(connection)
+
+    async def _read(self) -> None:
+        while True:
+            try:
+                message = await self.websocket.receive()
+            except (WebSocketDisconnect, RuntimeError):
+                return
+            if message["type"] == "websocket.disconnect":
+                return
+            data = message.get("text")
+            if data is None:
+                data = message.get("bytes") or b""
+            actions = self.connection.session.receive(data, time.monotonic())
+            self.gateway.metrics.frames_in.inc()
+            await self._carry_out(actions)
+            if self.connection.closing:
+                return
+
+    async def _carry_out(self, actions: list[Action]) -> None:
+        for action in actions:
+            if isinstance(action, Reply):
+                self.connection.send(encode_server_frame(action.frame))
+            elif isinstance(action, Close):
+                log.info(
+                    "socket_closed_by_server",
+                    code=int(action.code),
+                    reason=action.reason,
+                    user=self.connection.user_id,
+                )
+                self.connection.close(action.code, action.reason)
+            elif isinstance(action, Authenticate):
+                await self._authenticate(action)
+            elif isinstance(action, Dispatch):
+                if isinstance(action.frame, SyncFrame):
+                    self._spawn_sync(action)
+                else:
+                    self.requests.put_nowait(action)
+
+    async def _authenticate(self, action: Authenticate) -> None:
+        connection, gateway = self.connection, self.gateway
+        try:
+            claims, user = await authenticate(gateway.ctx, action.token)
+        except PigeonError as exc:
+            log.info("socket_auth_failed", reason=exc.message)
+            await self._carry_out(connection.session.reject(exc.message))
+            return
+        connection.user_id = user.id
+        connection.device = action.device
+        connection.auth_session_id = claims.session_id
+        limits = gateway.limits
+        hello = HelloFrame(
+            user=user,
+            session_id=connection.id,
+            device=action.device,
+            heartbeat_interval=int(limits.heartbeat_interval_s * 1000),
+            heartbeat_timeout=int(limits.heartbeat_timeout_s * 1000),
+            server_time=now_ms(),
+        )
+        await self._carry_out(connection.session.accept(hello))
+        await gateway.adopt(connection)
+
+    async def _process_requests(self) -> None:
+        """Writes (send, read, recall, typing) run one at a time, in the order sent."""
+        while True:
+            action = await self.requests.get()
+            reply = await handle_request(self.gateway.ctx, self.connection, action.frame)
+            if reply is not None:
+                self.connection.send(encode_server_frame(reply))
+
+    def _spawn_sync(self, action: Dispatch) -> None:
+        """Pulls run beside the writes and the heartbeat, never in front of them."""
+
+        async def pull() -> None:
+            async with self.syncs:
+                reply = await handle_request(self.gateway.ctx, self.connection, action.frame)
+            if reply is not None:
+                self.connection.send(encode_server_frame(reply))
+
+        task = asyncio.create_task(pull())
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def _write(self) -> None:
+        websocket, outbound = self.websocket, self.connection.outbound
+        try:
+            while True:
+                item = await outbound.get()
+                if isinstance(item, CloseRequest):
+                    if websocket.application_state is WebSocketState.CONNECTED:
+                        await websocket.close(code=item.code, reason=item.reason[:120])
+                    return
+                await websocket.send_text(item)
+                self.gateway.metrics.frames_out.inc()
+        except (WebSocketDisconnect, RuntimeError, OSError):
+            self.connection.closing = True

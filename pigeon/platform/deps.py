@@ -1,0 +1,39 @@
+"""FastAPI dependencies: the action context and the authenticated caller."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from pigeon.actions.accounts import authenticate
+from pigeon.actions.context import Context
+from pigeon.actions.tokens import AccessClaims
+from pigeon.common.errors import Unauthorized
+
+_bearer = HTTPBearer(auto_error=False)
+
+
+def get_context(request: Request) -> Context:
+    context: Context = request.app.state.ctx
+    return context
+
+
+async def get_claims(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> AccessClaims:
+    if credentials is None:
+        raise Unauthorized("send an access token: Authorization: Bearer <token>")
+    claims, _user = await authenticate(get_context(request), credentials.credentials)
+    return claims
+
+
+async def get_user_id(claims: Annotated[AccessClaims, Depends(get_claims)]) -> int:
+    return claims.user_id
+
+
+Ctx = Annotated[Context, Depends(get_context)]
+Claims = Annotated[AccessClaims, Depends(get_claims)]
+UserId = Annotated[int, Depends(get_user_id)]

@@ -1,0 +1,55 @@
+"""Every failure becomes ``{"error": {"code": ..., "message": ...}}`` with a fitting status."""
+
+from __future__ import annotations
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from pigeon.common.errors import PigeonError
+
+log = structlog.get_logger(__name__)
+
+_HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    429: "rate_limited",
+}
+
+
+def error_response(status: int, code: str, message: str) -> JSONResponse:
+    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(PigeonError)
+    async def _pigeon(request: Request, exc: PigeonError) -> JSONResponse:
+        log.info("request_refused", path=request.url.path, code=exc.code, status=exc.status)
+        return error_response(exc.status, exc.code, exc.message)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        parts = []
+        for error in exc.errors()[:3]:
+            where = ".".join(str(p) for p in error.get("loc", ()) if p != "body") or "body"
+            parts.append(f"{where}: {error.get('msg', 'invalid')}")
+        log.info("request_invalid", path=request.url.path, detail=parts)
+        return error_response(422, "invalid_request", "; ".join(parts) or "invalid request")
+
+    @app.exception_handler(HTTPException)
+    async def _http(request: Request, exc: HTTPException) -> JSONResponse:
+        code = _HTTP_CODES.get(exc.status_code, "error")
+        log.info("request_refused", path=request.url.path, status=exc.status_code)
+        return error_response(exc.status_code, code, str(exc.detail))
+
+    @app.exception_handler(Exception)
+    async def _crash(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("request_failed", path=request.url.path)
+        return error_response(500, "internal", "internal error")

@@ -1,0 +1,58 @@
+"""Accounts: register, log in, refresh, log out, change password."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response, status
+
+from pigeon.actions import accounts
+from pigeon.platform.deps import Claims, Ctx, UserId
+from pigeon.platform.schemas import (
+    LoginBody,
+    PasswordBody,
+    RefreshBody,
+    RegisterBody,
+    TokensOut,
+)
+
+router = APIRouter(prefix="/auth", tags=["accounts"])
+
+
+def _out(tokens: accounts.Tokens) -> TokensOut:
+    return TokensOut(
+        access_token=tokens.access_token,
+        refresh_token=tokens.refresh_token,
+        expires_in=tokens.expires_in,
+        user=tokens.user,
+    )
+
+
+@router.post("/register", status_code=status.HTTP_201_CREATED)
+async def register(body: RegisterBody, ctx: Ctx) -> TokensOut:
+    """Create an account and log it in."""
+    return _out(
+        await accounts.register_user(ctx, body.username, body.password, body.nickname, body.device)
+    )
+
+
+@router.post("/login")
+async def login(body: LoginBody, ctx: Ctx) -> TokensOut:
+    return _out(await accounts.login_user(ctx, body.username, body.password, body.device))
+
+
+@router.post("/refresh")
+async def refresh(body: RefreshBody, ctx: Ctx) -> TokensOut:
+    """Trade a refresh token for new tokens; the old refresh token stops working."""
+    return _out(await accounts.refresh_tokens(ctx, body.refresh_token))
+
+
+@router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
+async def logout(body: RefreshBody, ctx: Ctx, user_id: UserId) -> Response:
+    await accounts.logout_session(ctx, user_id, body.refresh_token)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post("/password", status_code=status.HTTP_204_NO_CONTENT)
+async def change_password(body: PasswordBody, ctx: Ctx, claims: Claims) -> Response:
+    """Change the password; every other session is logged out."""
+    await accounts.change_password(ctx, claims, body.old_password, body.new_password)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

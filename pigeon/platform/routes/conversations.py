@@ -1,0 +1,101 @@
+"""Conversations and their messages: list, open, history by seq, send, read, recall."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Response, status
+
+from pigeon.actions import conversations, messages
+from pigeon.common.models import Ack, Conversation
+from pigeon.platform.deps import Ctx, UserId
+from pigeon.platform.schemas import (
+    ConversationsOut,
+    MessagesOut,
+    OpenPrivateBody,
+    ReadBody,
+    SendBody,
+    SendPrivateBody,
+)
+
+router = APIRouter(tags=["conversations"])
+ConversationId = Annotated[int, Path(gt=0, lt=2**63)]
+SeqQuery = Annotated[int | None, Query(ge=0, lt=2**62)]
+
+
+@router.get("/conversations")
+async def list_conversations(ctx: Ctx, user_id: UserId) -> ConversationsOut:
+    """Every conversation of the caller, most recent activity first, with unread counts."""
+    return ConversationsOut(conversations=await conversations.list_conversations(ctx, user_id))
+
+
+@router.post("/conversations/private")
+async def open_private(body: OpenPrivateBody, ctx: Ctx, user_id: UserId) -> Conversation:
+    return await conversations.open_private_conversation(ctx, user_id, body.user_id)
+
+
+@router.get("/conversations/{conversation_id}")
+async def get_conversation(
+    conversation_id: ConversationId, ctx: Ctx, user_id: UserId
+) -> Conversation:
+    return await conversations.get_conversation(ctx, user_id, conversation_id)
+
+
+@router.get("/conversations/{conversation_id}/messages")
+async def history(
+    conversation_id: ConversationId,
+    ctx: Ctx,
+    user_id: UserId,
+    after: SeqQuery = None,
+    before: SeqQuery = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> MessagesOut:
+    """A page by seq: ``after`` for catching up, ``before`` for scrolling back, else newest."""
+    page = await messages.fetch_messages(
+        ctx, user_id, conversation_id, after=after, before=before, limit=limit
+    )
+    return MessagesOut(
+        conversation_id=page.conversation_id, messages=page.messages, has_more=page.has_more
+    )
+
+
+@router.post("/conversations/{conversation_id}/messages", status_code=status.HTTP_201_CREATED)
+async def send(conversation_id: ConversationId, body: SendBody, ctx: Ctx, user_id: UserId) -> Ack:
+    """Store a message; the ack means it is durable. Retrying a client_msg_id is a no-op."""
+    draft = messages.Draft(
+        client_msg_id=body.client_msg_id,
+        kind=body.kind,
+        body=body.body,
+        conversation_id=conversation_id,
+        mentions=body.mentions,
+        mention_all=body.mention_all,
+    )
+    return await messages.send_message(ctx, user_id, draft)
+
+
+@router.post("/messages/private", status_code=status.HTTP_201_CREATED)
+async def send_private(body: SendPrivateBody, ctx: Ctx, user_id: UserId) -> Ack:
+    """Send to a user, opening the private conversation on first use."""
+    draft = messages.Draft(
+        client_msg_id=body.client_msg_id,
+        kind=body.kind,
+        body=body.body,
+        to_user_id=body.to_user_id,
+    )
+    return await messages.send_message(ctx, user_id, draft)
+
+
+@router.post("/conversations/{conversation_id}/read", status_code=status.HTTP_204_NO_CONTENT)
+async def mark_read(
+    conversation_id: ConversationId, body: ReadBody, ctx: Ctx, user_id: UserId
+) -> Response:
+    await messages.mark_read(ctx, user_id, conversation_id, body.seq)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post("/messages/{message_id}/recall")
+async def recall(
+    message_id: Annotated[int, Path(gt=0, lt=2**63)], ctx: Ctx, user_id: UserId
+) -> Ack:
+    """Recall a message (own within the window; group owner/admins any time)."""
+    return await messages.recall_message(ctx, user_id, message_id)

@@ -1,0 +1,85 @@
+"""Request bodies and response envelopes of the HTTP API."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from pigeon.common.models import Conversation, DeviceKind, Message, User
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class RegisterBody(Body):
+    username: Annotated[str, Field(min_length=1, max_length=64)]
+    password: Annotated[str, Field(min_length=1, max_length=256)]
+    nickname: Annotated[str, Field(max_length=64)] = ""
+    device: DeviceKind = "web"
+
+
+class LoginBody(Body):
+    username: Annotated[str, Field(min_length=1, max_length=64)]
+    password: Annotated[str, Field(min_length=1, max_length=256)]
+    device: DeviceKind = "web"
+
+
+class RefreshBody(Body):
+    refresh_token: Annotated[str, Field(min_length=1, max_length=256)]
+
+
+class PasswordBody(Body):
+    old_password: Annotated[str, Field(min_length=1, max_length=256)]
+    new_password: Annotated[str, Field(min_length=1, max_length=256)]
+
+
+class ProfileBody(Body):
+    nickname: Annotated[str, Field(max_length=64)] | None = None
+    avatar_url: Annotated[str, Field(max_length=512)] | None = None
+    signature: Annotated[str, Field(max_length=256)] | None = None
+
+
+class TokensOut(BaseModel):
+    access_token: str
+    refresh_token: str
+    token_type: Literal["bearer"] = "bearer"  # noqa: S105 - a scheme name
+    expires_in: int
+    user: User
+
+
+class UsersOut(BaseModel):
+    users: list[User]
+
+
+class OpenPrivateBody(Body):
+    user_id: Annotated[int, Field(gt=0)]
+
+
+class ConversationsOut(BaseModel):
+    conversations: list[Conversation]
+
+
+class MessagesOut(BaseModel):
+    conversation_id: int
+    messages: list[Message]
+    has_more: bool
+
+
+class SendBody(Body):
+    client_msg_id: Annotated[str, Field(min_length=1, max_length=64)]
+    kind: Literal["text", "image", "file", "voice"] = "text"
+    body: dict[str, Any]
+    mentions: Annotated[list[Annotated[int, Field(gt=0)]], Field(max_length=100)] = Field(
+        default_factory=list
+    )
+    mention_all: bool = False
+
+
+class SendPrivateBody(SendBody):
+    to_user_id: Annotated[int, Field(gt=0)]
+
+
+class ReadBody(Body):
+    seq: Annotated[int, Field(ge=0)]

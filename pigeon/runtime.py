@@ -1,0 +1,86 @@
+"""Wiring: from settings to the database, bus, router, action context and gateway.
+
+Embedded mode (no Redis URL) uses the in-process registry and queue; cluster mode the
+Redis ones. Everything above this module is the same code in both modes.
+"""
+
+from __future__ import annotations
+
+import secrets
+import socket
+from dataclasses import dataclass
+
+import structlog
+
+from pigeon.actions.context import Context
+from pigeon.bus.memory import MemoryQueue, MemoryRegistry
+from pigeon.bus.queue import DeliveryQueue
+from pigeon.bus.registry import Registry
+from pigeon.bus.router import Router
+from pigeon.common.metrics import Metrics
+from pigeon.common.settings import Settings, ensure_secret_key
+from pigeon.gateway.service import Gateway
+from pigeon.storage.database import Database
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    db: Database
+    ctx: Context
+    metrics: Metrics
+    gateway: Gateway | None
+    closers: list[object]
+
+    async def start(self) -> None:
+        if self.gateway is not None:
+            await self.gateway.start()
+
+    async def drain(self) -> None:
+        if self.gateway is not None:
+            await self.gateway.drain()
+
+    async def stop(self) -> None:
+        if self.gateway is not None:
+            await self.gateway.stop()
+        for closer in self.closers:
+            aclose = getattr(closer, "aclose", None)
+            if aclose is not None:
+                await aclose()
+        await self.db.dispose()
+
+
+def gateway_id_for(settings: Settings) -> str:
+    """The configured gateway id, or one allocated from host, port and randomness."""
+    if settings.gateway.gateway_id:
+        return settings.gateway.gateway_id
+    if not settings.clustered:
+        return "embedded"
+    return f"{socket.gethostname()}-{settings.port}-{secrets.token_hex(3)}"
+
+
+async def build_runtime(settings: Settings, *, with_gateway: bool) -> Runtime:
+    ensure_secret_key(settings)
+    db = Database(
+        settings.database_url, pool_size=settings.database.pool_size, echo=settings.database.echo
+    )
+    registry: Registry
+    queue: DeliveryQueue
+    closers: list[object] = []
+    if settings.clustered:
+        from pigeon.bus.redis_bus import connect_redis_bus
+
+        registry, queue, closer = await connect_redis_bus(settings)
+        closers.append(closer)
+    else:
+        registry, queue = MemoryRegistry(), MemoryQueue()
+    ctx = Context(settings=settings, db=db, router=Router(registry, queue), registry=registry)
+    metrics = Metrics()
+    gateway = None
+    if with_gateway:
+        gateway_id = gateway_id_for(settings)
+        settings.gateway.gateway_id = gateway_id
+        gateway = Gateway(settings, ctx, queue, gateway_id, metrics)
+    return Runtime(settings, db, ctx, metrics, gateway, closers)

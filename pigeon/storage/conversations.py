@@ -1,0 +1,160 @@
+"""Queries for conversations and their members."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import and_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from pigeon.storage.schema import conversation_members, conversations, groups
+
+
+def private_key(user_a: int, user_b: int) -> str:
+    low, high = sorted((user_a, user_b))
+    return f"{low}:{high}"
+
+
+async def find_private(conn: AsyncConnection, user_a: int, user_b: int) -> int | None:
+    query = select(conversations.c.id).where(
+        conversations.c.private_key == private_key(user_a, user_b)
+    )
+    return (await conn.execute(query)).scalar_one_or_none()
+
+
+async def create_private(conn: AsyncConnection, user_a: int, user_b: int, now: int) -> int:
+    """Create the 1:1 conversation, or return the one a concurrent request just made."""
+    existing = await find_private(conn, user_a, user_b)
+    if existing is not None:
+        return existing
+    insert = _upsert_dialect(conn).insert(conversations)
+    await conn.execute(
+        insert.values(
+            kind="private", private_key=private_key(user_a, user_b), created_at=now
+        ).on_conflict_do_nothing(index_elements=["private_key"])
+    )
+    conversation_id = await find_private(conn, user_a, user_b)
+    assert conversation_id is not None
+    members = _upsert_dialect(conn).insert(conversation_members)
+    await conn.execute(
+        members.on_conflict_do_nothing(index_elements=["conversation_id", "user_id"]),
+        [
+            {"conversation_id": conversation_id, "user_id": uid, "joined_at": now}
+            for uid in dict.fromkeys((user_a, user_b))
+        ],
+    )
+    return conversation_id
+
+
+def _upsert_dialect(conn: AsyncConnection) -> Any:
+    """The dialect module whose ``insert`` has ``on_conflict_do_nothing``."""
+    return postgresql if conn.dialect.name == "postgresql" else sqlite
+
+
+async def find_conversation(conn: AsyncConnection, conversation_id: int) -> RowMapping | None:
+    query = select(conversations).where(conversations.c.id == conversation_id)
+    return (await conn.execute(query)).mappings().first()
+
+
+async def find_membership(
+    conn: AsyncConnection, conversation_id: int, user_id: int
+) -> RowMapping | None:
+    query = select(conversation_members).where(
+        conversation_members.c.conversation_id == conversation_id,
+        conversation_members.c.user_id == user_id,
+    )
+    return (await conn.execute(query)).mappings().first()
+
+
+async def member_ids(conn: AsyncConnection, conversation_id: int) -> list[int]:
+    query = select(conversation_members.c.user_id).where(
+        conversation_members.c.conversation_id == conversation_id
+    )
+    return list((await conn.execute(query)).scalars())
+
+
+async def allocate_seq(conn: AsyncConnection, conversation_id: int, now: int) -> int:
+    """Take the next sequence number; the row lock orders concurrent senders."""
+    result = await conn.execute(
+        update(conversations)
+        .where(conversations.c.id == conversation_id)
+        .values(last_seq=conversations.c.last_seq + 1, last_message_at=now)
+        .returning(conversations.c.last_seq)
+    )
+    return int(result.scalar_one())
+
+
+async def advance_read(conn: AsyncConnection, conversation_id: int, user_id: int, seq: int) -> bool:
+    """Move a member's read marker forward (never back); True if it moved."""
+    result = await conn.execute(
+        update(conversation_members)
+        .where(
+            conversation_members.c.conversation_id == conversation_id,
+            conversation_members.c.user_id == user_id,
+            conversation_members.c.read_seq < seq,
+        )
+        .values(read_seq=seq)
+    )
+    return result.rowcount == 1
+
+
+async def flag_mentions(
+    conn: AsyncConnection, conversation_id: int, user_ids: list[int], seq: int
+) -> None:
+    if not user_ids:
+        return
+    await conn.execute(
+        update(conversation_members)
+        .where(
+            conversation_members.c.conversation_id == conversation_id,
+            conversation_members.c.user_id.in_(user_ids),
+        )
+        .values(last_mention_seq=seq)
+    )
+
+
+async def list_memberships(conn: AsyncConnection, user_id: int) -> list[RowMapping]:
+    """The user's conversations with their counters, most recent activity first."""
+    query = (
+        select(
+            conversations.c.id,
+            conversations.c.kind,
+            conversations.c.last_seq,
+            conversations.c.last_message_at,
+            conversation_members.c.read_seq,
+            conversation_members.c.visible_from_seq,
+            conversation_members.c.last_mention_seq,
+            conversation_members.c.role,
+        )
+        .join(
+            conversation_members,
+            and_(
+                conversation_members.c.conversation_id == conversations.c.id,
+                conversation_members.c.user_id == user_id,
+            ),
+        )
+        .order_by(conversations.c.last_message_at.desc(), conversations.c.id.desc())
+    )
+    return list((await conn.execute(query)).mappings())
+
+
+async def peers_of(
+    conn: AsyncConnection, user_id: int, conversation_ids: list[int]
+) -> dict[int, RowMapping]:
+    """For private conversations: the other member's row (user id, read_seq)."""
+    if not conversation_ids:
+        return {}
+    query = select(conversation_members).where(
+        conversation_members.c.conversation_id.in_(conversation_ids),
+        conversation_members.c.user_id != user_id,
+    )
+    return {row["conversation_id"]: row for row in (await conn.execute(query)).mappings()}
+
+
+async def group_rows(conn: AsyncConnection, conversation_ids: list[int]) -> dict[int, RowMapping]:
+    if not conversation_ids:
+        return {}
+    query = select(groups).where(groups.c.conversation_id.in_(conversation_ids))
+    return {row["conversation_id"]: row for row in (await conn.execute(query)).mappings()}

@@ -1,0 +1,124 @@
+"""Queries for messages: insert with idempotency, and pages by sequence number."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlalchemy import select, tuple_, update
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from pigeon.common.models import Message
+from pigeon.storage.schema import messages
+
+
+def message_from_row(row: RowMapping) -> Message:
+    recalled = row["recalled_at"] is not None
+    return Message(
+        id=row["id"],
+        conversation_id=row["conversation_id"],
+        seq=row["seq"],
+        sender_id=row["sender_id"],
+        client_msg_id=row["client_msg_id"],
+        kind=row["kind"],
+        body={} if recalled else json.loads(row["body"]),
+        ts=row["created_at"],
+        recalled=recalled,
+        mentions=json.loads(row["mentions"]),
+        mention_all=bool(row["mention_all"]),
+    )
+
+
+async def find_by_client_id(
+    conn: AsyncConnection, sender_id: int, client_msg_id: str
+) -> RowMapping | None:
+    query = select(messages).where(
+        messages.c.sender_id == sender_id, messages.c.client_msg_id == client_msg_id
+    )
+    return (await conn.execute(query)).mappings().first()
+
+
+async def find_message(conn: AsyncConnection, message_id: int) -> RowMapping | None:
+    query = select(messages).where(messages.c.id == message_id)
+    return (await conn.execute(query)).mappings().first()
+
+
+async def insert_message(
+    conn: AsyncConnection,
+    *,
+    conversation_id: int,
+    seq: int,
+    sender_id: int | None,
+    client_msg_id: str | None,
+    kind: str,
+    body: dict[str, Any],
+    mentions: list[int],
+    mention_all: bool,
+    now: int,
+) -> int:
+    result = await conn.execute(
+        messages.insert()
+        .values(
+            conversation_id=conversation_id,
+            seq=seq,
+            sender_id=sender_id,
+            client_msg_id=client_msg_id,
+            kind=kind,
+            body=json.dumps(body, ensure_ascii=False, separators=(",", ":")),
+            mentions=json.dumps(mentions),
+            mention_all=mention_all,
+            created_at=now,
+        )
+        .returning(messages.c.id)
+    )
+    return int(result.scalar_one())
+
+
+async def mark_recalled(conn: AsyncConnection, message_id: int, now: int) -> None:
+    await conn.execute(update(messages).where(messages.c.id == message_id).values(recalled_at=now))
+
+
+async def page_after(
+    conn: AsyncConnection, conversation_id: int, after: int, limit: int
+) -> tuple[list[Message], bool]:
+    """Messages with seq > ``after``, ascending; and whether more follow."""
+    query = (
+        select(messages)
+        .where(messages.c.conversation_id == conversation_id, messages.c.seq > after)
+        .order_by(messages.c.seq)
+        .limit(limit + 1)
+    )
+    rows = list((await conn.execute(query)).mappings())
+    return [message_from_row(r) for r in rows[:limit]], len(rows) > limit
+
+
+async def page_before(
+    conn: AsyncConnection, conversation_id: int, before: int, floor: int, limit: int
+) -> tuple[list[Message], bool]:
+    """Messages with ``floor`` < seq < ``before``, ascending; and whether older ones exist."""
+    query = (
+        select(messages)
+        .where(
+            messages.c.conversation_id == conversation_id,
+            messages.c.seq < before,
+            messages.c.seq > floor,
+        )
+        .order_by(messages.c.seq.desc())
+        .limit(limit + 1)
+    )
+    rows = list((await conn.execute(query)).mappings())
+    page = [message_from_row(r) for r in reversed(rows[:limit])]
+    return page, len(rows) > limit
+
+
+async def last_messages(conn: AsyncConnection, pairs: list[tuple[int, int]]) -> dict[int, Message]:
+    """The message at each (conversation id, seq), keyed by conversation id."""
+    wanted = [(cid, seq) for cid, seq in pairs if seq > 0]
+    if not wanted:
+        return {}
+    query = select(messages).where(tuple_(messages.c.conversation_id, messages.c.seq).in_(wanted))
+    return {
+        row["conversation_id"]: message_from_row(row)
+        for row in (await conn.execute(query)).mappings()
+    }

@@ -1,0 +1,173 @@
+"""The relational schema. Times are integer milliseconds since the epoch.
+
+Messages are stored once per conversation (never one row per recipient) and numbered by a
+per-conversation ``seq`` allocated from ``conversations.last_seq`` inside the inserting
+transaction, so sequence numbers never repeat or go backwards whatever happens to Redis.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+# SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL gets a BIGINT identity.
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("username", String(32), nullable=False),
+    Column("username_key", String(32), nullable=False, unique=True),
+    Column("password_hash", String(255), nullable=False),
+    Column("nickname", String(64), nullable=False, server_default=""),
+    Column("avatar_url", String(512), nullable=False, server_default=""),
+    Column("signature", String(256), nullable=False, server_default=""),
+    Column("created_at", BigInteger, nullable=False),
+    Column("password_changed_at", BigInteger, nullable=False),
+)
+
+auth_sessions = Table(
+    "auth_sessions",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("device", String(16), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("expires_at", BigInteger, nullable=False),
+    Column("revoked_at", BigInteger, nullable=True),
+)
+
+refresh_tokens = Table(
+    "refresh_tokens",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column(
+        "session_id",
+        ForeignKey("auth_sessions.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    Column("issued_at", BigInteger, nullable=False),
+    Column("rotated_at", BigInteger, nullable=True),
+)
+
+conversations = Table(
+    "conversations",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("kind", String(16), nullable=False),
+    Column("private_key", String(48), nullable=True, unique=True),
+    Column("last_seq", BigInteger, nullable=False, server_default="0"),
+    Column("last_message_at", BigInteger, nullable=False, server_default="0"),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+conversation_members = Table(
+    "conversation_members",
+    metadata,
+    Column(
+        "conversation_id",
+        ForeignKey("conversations.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("role", String(8), nullable=False, server_default="member"),
+    Column("alias", String(64), nullable=False, server_default=""),
+    Column("read_seq", BigInteger, nullable=False, server_default="0"),
+    Column("visible_from_seq", BigInteger, nullable=False, server_default="0"),
+    Column("last_mention_seq", BigInteger, nullable=False, server_default="0"),
+    Column("joined_at", BigInteger, nullable=False),
+    Index("ix_conversation_members_user", "user_id", "conversation_id"),
+)
+
+messages = Table(
+    "messages",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column(
+        "conversation_id",
+        ForeignKey("conversations.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("seq", BigInteger, nullable=False),
+    Column("sender_id", BigInteger, nullable=True),
+    Column("client_msg_id", String(64), nullable=True),
+    Column("kind", String(16), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("mentions", Text, nullable=False, server_default="[]"),
+    Column("mention_all", Boolean, nullable=False, server_default="0"),
+    Column("created_at", BigInteger, nullable=False),
+    Column("recalled_at", BigInteger, nullable=True),
+    UniqueConstraint("conversation_id", "seq", name="uq_messages_conversation_seq"),
+    UniqueConstraint("sender_id", "client_msg_id", name="uq_messages_sender_client_msg"),
+)
+
+groups = Table(
+    "groups",
+    metadata,
+    Column(
+        "conversation_id",
+        ForeignKey("conversations.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("name", String(64), nullable=False),
+    Column("avatar_url", String(512), nullable=False, server_default=""),
+    Column("notice", Text, nullable=False, server_default=""),
+    Column("owner_id", BigInteger, nullable=False),
+    Column("member_count", Integer, nullable=False, server_default="0"),
+    Column("hot", Boolean, nullable=False, server_default="0"),
+    Column("created_at", BigInteger, nullable=False),
+    Column("dissolved_at", BigInteger, nullable=True),
+)
+
+friendships = Table(
+    "friendships",
+    metadata,
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("friend_id", ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("remark", String(64), nullable=False, server_default=""),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+friend_requests = Table(
+    "friend_requests",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("from_user_id", ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("to_user_id", ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("note", String(256), nullable=False, server_default=""),
+    Column("status", String(16), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    Index("ix_friend_requests_to", "to_user_id", "status"),
+    Index("ix_friend_requests_from", "from_user_id", "status"),
+)
+
+blocks = Table(
+    "blocks",
+    metadata,
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("blocked_id", ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("created_at", BigInteger, nullable=False),
+)
