@@ -1,0 +1,353 @@
+"""``python -m bench <scenario>``: argument parsing and the scenarios themselves."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import secrets
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from bench import frames
+from bench.accounts import User, befriend, discover_gateways, register_users
+from bench.cluster import ClusterOptions, cluster_available, start_cluster
+from bench.loadgen import ConnSpec, PairSpec
+from bench.relay import IMPLEMENTATIONS
+from bench.report import machine, problems_text, table, write_json
+from bench.runner import LoadOptions, RunError, run_load
+from bench.servers import ServerError, start_embedded, start_relay
+from bench.stats import RunFigures
+
+DEFAULT_RELAY = "starlette"  # measured the faster of the two here: see docs/benchmarks.md
+CONNS_PER_SOURCE_ADDR = 20_000
+
+
+def source_addr(conn_index: int, total_conns: int) -> str | None:
+    """Spread very many connections over 127.0.0.x source addresses (ephemeral ports)."""
+    if total_conns <= CONNS_PER_SOURCE_ADDR:
+        return None
+    return f"127.0.0.{1 + conn_index // CONNS_PER_SOURCE_ADDR}"
+
+
+class Scratch:
+    """A temporary folder for data and logs, kept (and named) when something failed."""
+
+    def __init__(self) -> None:
+        self.path = Path(tempfile.mkdtemp(prefix="pigeon-bench-"))
+        self.keep = False
+
+    def close(self) -> None:
+        if self.keep:
+            print(f"logs and data kept in {self.path}", file=sys.stderr)
+        else:
+            shutil.rmtree(self.path, ignore_errors=True)
+
+
+# --- relay ------------------------------------------------------------------------------
+
+
+def relay_pairs(url: str, count: int) -> list[PairSpec]:
+    total = 2 * count
+    pairs = []
+    for i in range(count):
+        sender_id, receiver_id = 2 * i + 1, 2 * i + 2
+        pairs.append(PairSpec(
+            pair=i,
+            to=receiver_id,
+            receiver_id=receiver_id,
+            sender_id=sender_id,
+            sender=ConnSpec(url, frames.auth_frame("relay", relay_id=sender_id),
+                            source_addr(2 * i, total)),
+            receiver=ConnSpec(url, frames.auth_frame("relay", relay_id=receiver_id),
+                              source_addr(2 * i + 1, total)),
+        ))
+    return pairs
+
+
+def run_relay(opts: LoadOptions, impl: str, scratch: Scratch, run_id: int) -> RunFigures:
+    proc, url = start_relay(impl, scratch.path)
+    try:
+        return run_load(f"relay ({impl})", "relay", relay_pairs(url, opts.pairs), opts, run_id)
+    finally:
+        proc.stop()
+
+
+# --- Pigeon -----------------------------------------------------------------------------
+
+
+def ws_url(base: str) -> str:
+    return base.replace("https://", "wss://").replace("http://", "ws://").rstrip("/") + "/ws"
+
+
+def pigeon_pairs(
+    users: list[User], gateways: list[str], count: int
+) -> list[PairSpec]:
+    """Pair i: users 2i (sender) and 2i+1 (receiver), on different gateways when there are two."""
+    total = 2 * count
+    pairs = []
+    for i in range(count):
+        sender, receiver = users[2 * i], users[2 * i + 1]
+        g = len(gateways)
+        pairs.append(PairSpec(
+            pair=i,
+            to=receiver.id,
+            receiver_id=receiver.id,
+            sender_id=sender.id,
+            sender=ConnSpec(gateways[i % g], frames.auth_frame("pigeon", token=sender.token),
+                            source_addr(2 * i, total)),
+            receiver=ConnSpec(gateways[(i + 1) % g],
+                              frames.auth_frame("pigeon", token=receiver.token),
+                              source_addr(2 * i + 1, total)),
+        ))
+    return pairs
+
+
+async def prepare_users(base: str, count: int, run_id: int) -> tuple[list[User], str]:
+    users = await register_users(base, 2 * count, run_id)
+    friendship = await befriend(base, [(users[2 * i], users[2 * i + 1]) for i in range(count)])
+    return users, friendship
+
+
+def run_pigeon(
+    label: str,
+    opts: LoadOptions,
+    base: str,
+    run_id: int,
+    gateways: list[str] | None = None,
+) -> RunFigures:
+    t0 = time.monotonic()
+    users, friendship = asyncio.run(prepare_users(base, opts.pairs, run_id))
+    if gateways is None:
+        gateways = asyncio.run(discover_gateways(base, users)) or [ws_url(base)]
+    print(
+        f"{label}: {len(users)} users registered ({friendship}) in "
+        f"{time.monotonic() - t0:.1f}s; gateways: {', '.join(gateways)}",
+        file=sys.stderr,
+    )
+    figures = run_load(label, "pigeon", pigeon_pairs(users, gateways, opts.pairs), opts, run_id)
+    figures.config["gateways"] = gateways
+    figures.config["friendship"] = friendship
+    return figures
+
+
+def with_embedded(scratch: Scratch, body: Callable[[str], RunFigures]) -> RunFigures:
+    data = scratch.path / f"data-{secrets.token_hex(3)}"
+    proc, base = start_embedded(data, scratch.path)
+    try:
+        return body(base)
+    finally:
+        proc.stop()
+
+
+def with_cluster(
+    scratch: Scratch, copts: ClusterOptions, body: Callable[[str, list[str]], RunFigures]
+) -> RunFigures:
+    cluster = start_cluster(copts, scratch.path)
+    try:
+        figures = body(cluster.api, cluster.gateways)
+        figures.config["cluster"] = cluster.describe()
+    finally:
+        cluster.stop()
+    return figures
+
+
+def label_for(mode: str, opts: LoadOptions) -> str:
+    base = f"pigeon {mode}"
+    return base if opts.rate is None else f"{base} @ {opts.rate:,.0f}/s"
+
+
+def run_private(
+    opts: LoadOptions, mode: str, url: str | None, copts: ClusterOptions, scratch: Scratch,
+    run_id: int,
+) -> RunFigures:
+    label = label_for(mode, opts)
+    if mode == "embedded":
+        return with_embedded(scratch, lambda base: run_pigeon(label, opts, base, run_id))
+    if mode == "cluster":
+        return with_cluster(
+            scratch, copts, lambda api, gws: run_pigeon(label, opts, api, run_id, gws or None)
+        )
+    if not url:
+        raise SystemExit("--mode url needs --url http://host:port")
+    return run_pigeon(label, opts, url.rstrip("/"), run_id)
+
+
+# --- output -----------------------------------------------------------------------------
+
+
+def finish(
+    scenario: str,
+    runs: list[RunFigures],
+    baseline: RunFigures | None,
+    json_path: Path | None,
+    extra: dict[str, Any],
+) -> int:
+    print()
+    print(table(runs, baseline))
+    print()
+    print(problems_text(runs))
+    payload: dict[str, Any] = {
+        "scenario": scenario,
+        "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "machine": machine(),
+        "baseline": baseline.label if baseline else None,
+        "runs": [run.to_dict() for run in runs],
+        "ratios_vs_baseline": {
+            run.label: round(run.delivered_per_s / baseline.delivered_per_s, 4)
+            for run in runs
+            if baseline is not None and baseline.delivered_per_s > 0 and run is not baseline
+        },
+        **extra,
+    }
+    path = write_json(scenario, payload, json_path)
+    print(f"\nresults written to {path}")
+    failed = [run.label for run in runs if not run.ok]
+    if failed:
+        print(f"\n!!! FAILED: {', '.join(failed)}: see the problems above", file=sys.stderr)
+        return 1
+    return 0
+
+
+# --- argument parsing -------------------------------------------------------------------
+
+
+def add_load_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--pairs", "-P", type=int, default=50, help="sender/receiver pairs")
+    parser.add_argument("--window", "-W", type=int, default=10,
+                        help="messages in flight per sender (closed loop)")
+    parser.add_argument("--duration", "-D", type=float, default=20.0,
+                        help="measured seconds (after the warm-up)")
+    parser.add_argument("--warmup", type=float, default=3.0, help="warm-up seconds")
+    parser.add_argument("--workers", type=int, default=2, help="load generator processes")
+    parser.add_argument("--rate", type=float, default=None,
+                        help="open loop: total messages/s over all senders (no window)")
+    parser.add_argument("--size", type=int, default=64, help="text length of each message")
+    parser.add_argument("--drain-timeout", type=float, default=10.0,
+                        help="seconds to wait for outstanding acks/deliveries at the end")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--json", type=Path, default=None,
+                        help="where to write the JSON results (default bench/results/)")
+
+
+def add_cluster_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--gateways", type=int, default=2)
+    parser.add_argument("--platforms", type=int, default=1)
+    parser.add_argument("--pg-url", default="postgresql://postgres@127.0.0.1:5432/postgres",
+                        help="PostgreSQL server where a fresh database is created per run")
+    parser.add_argument("--redis", default="redis://127.0.0.1:6379",
+                        help="Redis server (an empty numbered database is used and flushed)")
+    parser.add_argument("--keep-db", action="store_true", help="do not drop the run's database")
+
+
+def load_options(args: argparse.Namespace) -> LoadOptions:
+    for name in ("pairs", "window", "workers"):
+        if getattr(args, name) < 1:
+            raise SystemExit(f"--{name} must be at least 1")
+    if args.duration <= 0 or args.warmup < 0:
+        raise SystemExit("--duration must be > 0 and --warmup >= 0")
+    return LoadOptions(
+        pairs=args.pairs,
+        window=args.window,
+        duration=args.duration,
+        warmup=args.warmup,
+        workers=args.workers,
+        rate=args.rate,
+        text_size=args.size,
+        drain_timeout=args.drain_timeout,
+        progress=not args.no_progress,
+    )
+
+
+def cluster_options(args: argparse.Namespace) -> ClusterOptions:
+    return ClusterOptions(
+        gateways=args.gateways,
+        platforms=args.platforms,
+        pg_url=args.pg_url,
+        redis_url=args.redis,
+        keep_db=args.keep_db,
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench",
+        description="Pigeon benchmarks: the bare relay baseline and the 1:1 scenario.",
+    )
+    sub = parser.add_subparsers(dest="scenario", required=True)
+    relay = sub.add_parser("relay", help="the bare WebSocket relay baseline")
+    relay.add_argument("--impl", choices=(*IMPLEMENTATIONS, "both"), default=DEFAULT_RELAY)
+    add_load_args(relay)
+    private = sub.add_parser("private", help="the 1:1 scenario against Pigeon")
+    private.add_argument("--mode", choices=("embedded", "cluster", "url"), default="embedded")
+    private.add_argument("--url", help="with --mode url: the running server's HTTP base URL")
+    add_load_args(private)
+    add_cluster_args(private)
+    every = sub.add_parser("all", help="relay, then Pigeon embedded (and cluster), one run")
+    every.add_argument("--impl", choices=IMPLEMENTATIONS, default=DEFAULT_RELAY)
+    every.add_argument("--rate-check", type=float, default=1000.0,
+                       help="also run Pigeon open loop at this total rate (0: skip)")
+    every.add_argument("--no-cluster", action="store_true", help="skip cluster mode")
+    add_load_args(every)
+    add_cluster_args(every)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    opts = load_options(args)
+    run_id = secrets.randbits(32)
+    scratch = Scratch()
+    runs: list[RunFigures] = []
+    baseline: RunFigures | None = None
+    extra: dict[str, Any] = {}
+    try:
+        if args.scenario == "relay":
+            impls = IMPLEMENTATIONS if args.impl == "both" else (args.impl,)
+            runs = [run_relay(opts, impl, scratch, run_id) for impl in impls]
+            baseline = max(runs, key=lambda r: r.delivered_per_s)
+        elif args.scenario == "private":
+            runs = [run_private(opts, args.mode, args.url, cluster_options(args), scratch, run_id)]
+        else:
+            runs, baseline, extra = run_all(args, opts, scratch, run_id)
+    except (ServerError, RunError) as exc:
+        scratch.keep = True
+        print(f"\n!!! {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        scratch.keep = True
+        return 130
+    finally:
+        if any(not r.ok for r in runs):
+            scratch.keep = True
+        scratch.close()
+    return finish(args.scenario, runs, baseline, args.json, extra)
+
+
+def run_all(
+    args: argparse.Namespace, opts: LoadOptions, scratch: Scratch, run_id: int
+) -> tuple[list[RunFigures], RunFigures, dict[str, Any]]:
+    baseline = run_relay(opts, args.impl, scratch, run_id)
+    runs = [baseline]
+    rated = None
+    if args.rate_check and opts.rate is None:
+        rated = LoadOptions(**{**opts.__dict__, "rate": args.rate_check})
+    runs.append(run_private(opts, "embedded", None, cluster_options(args), scratch, run_id))
+    if rated:
+        runs.append(run_private(rated, "embedded", None, cluster_options(args), scratch, run_id))
+    extra: dict[str, Any] = {}
+    copts = cluster_options(args)
+    reason = "skipped (--no-cluster)" if args.no_cluster else cluster_available(copts)
+    if reason is None:
+        runs.append(run_private(opts, "cluster", None, copts, scratch, run_id))
+        if rated:
+            runs.append(run_private(rated, "cluster", None, copts, scratch, run_id))
+    else:
+        print(f"cluster mode not measured: {reason}", file=sys.stderr)
+        extra["cluster_skipped"] = reason
+    return runs, baseline, extra
+

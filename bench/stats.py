@@ -1,0 +1,116 @@
+"""Figures of one load run: rates, latency percentiles, correctness totals."""
+
+from __future__ import annotations
+
+import array
+from dataclasses import dataclass, field
+from typing import Any
+
+from bench.checks import PairCheck
+
+
+def percentile(sorted_values: list[int] | array.array[int], q: float) -> float:
+    """Nearest-rank percentile of already sorted values (0 when empty)."""
+    if not sorted_values:
+        return 0.0
+    rank = max(0, min(len(sorted_values) - 1, round(q / 100 * len(sorted_values) + 0.5) - 1))
+    return float(sorted_values[rank])
+
+
+@dataclass
+class Latency:
+    """Milliseconds."""
+
+    count: int = 0
+    p50: float = 0.0
+    p95: float = 0.0
+    p99: float = 0.0
+    max: float = 0.0
+    mean: float = 0.0
+
+    @classmethod
+    def from_us(cls, chunks: list[bytes]) -> Latency:
+        values = array.array("q")
+        for chunk in chunks:
+            values.frombytes(chunk)
+        ordered = sorted(values)
+        if not ordered:
+            return cls()
+        return cls(
+            count=len(ordered),
+            p50=percentile(ordered, 50) / 1000,
+            p95=percentile(ordered, 95) / 1000,
+            p99=percentile(ordered, 99) / 1000,
+            max=ordered[-1] / 1000,
+            mean=sum(ordered) / len(ordered) / 1000,
+        )
+
+
+@dataclass
+class RunFigures:
+    label: str
+    duration: float
+    sent_per_s: float = 0.0
+    acked_per_s: float = 0.0
+    delivered_per_s: float = 0.0
+    latency: Latency = field(default_factory=Latency)
+    ack_latency: Latency = field(default_factory=Latency)
+    check: PairCheck = field(default_factory=PairCheck)
+    skipped: int = 0
+    error_codes: dict[str, int] = field(default_factory=dict)
+    other_frames: dict[str, int] = field(default_factory=dict)
+    closed: list[str] = field(default_factory=list)
+    worker_errors: list[str] = field(default_factory=list)
+    config: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return (
+            self.check.failures == 0
+            and not self.worker_errors
+            and not self.closed
+            and not self.error_codes
+            and self.delivered_per_s > 0
+        )
+
+    def problems(self) -> list[str]:
+        out: list[str] = []
+        c = self.check
+        for name in ("lost", "duplicated", "reordered", "seq_mismatch", "unacked", "send_errors"):
+            value = getattr(c, name)
+            if value:
+                out.append(f"{name}: {value}")
+        out.extend(c.examples)
+        if self.error_codes:
+            out.append(f"error frames: {self.error_codes}")
+        out.extend(self.closed[:10])
+        if len(self.closed) > 10:
+            out.append(f"... and {len(self.closed) - 10} more closed sockets")
+        out.extend(self.worker_errors)
+        if self.delivered_per_s <= 0 and not self.worker_errors:
+            out.append("no message was delivered in the measurement window")
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "label": self.label,
+            "ok": self.ok,
+            "duration_s": self.duration,
+            "sent_per_s": round(self.sent_per_s, 1),
+            "acked_per_s": round(self.acked_per_s, 1),
+            "delivered_per_s": round(self.delivered_per_s, 1),
+            "latency_ms": _rounded(self.latency.__dict__),
+            "ack_latency_ms": _rounded(self.ack_latency.__dict__),
+            "check": self.check.to_dict(),
+            "skipped_sends": self.skipped,
+            "error_codes": self.error_codes,
+            "other_frames": self.other_frames,
+            "closed_sockets": self.closed,
+            "worker_errors": self.worker_errors,
+            "problems": self.problems(),
+            "config": self.config,
+        }
+
+
+def _rounded(values: dict[str, Any]) -> dict[str, Any]:
+    return {k: round(v, 3) if isinstance(v, float) else v for k, v in values.items()}
