@@ -1,0 +1,114 @@
+// Wire types from the Pigeon contract. Ids are integers, times are ms since the epoch.
+
+export type Device = "web" | "desktop" | "mobile";
+
+export interface User {
+  id: number;
+  username: string;
+  nickname: string;
+  avatar_url: string | null;
+  signature: string | null;
+  created_at: number;
+}
+
+export interface Tokens {
+  access_token: string;
+  refresh_token: string;
+  token_type: "bearer";
+  expires_in: number;
+  user: User;
+}
+
+export type GroupRole = "owner" | "admin" | "member";
+
+export interface Group {
+  id: number;
+  name: string;
+  avatar_url: string | null;
+  notice: string | null;
+  owner_id: number;
+  member_count: number;
+  dissolved: boolean;
+  my_role: GroupRole | null;
+}
+
+export interface GroupMember {
+  user: User;
+  role: GroupRole;
+  alias: string | null;
+}
+
+export type MessageKind = "text" | "image" | "file" | "voice" | "system" | "recall";
+
+export interface TextBody { text: string }
+export interface ImageBody { url: string; thumb_url: string; width: number; height: number; size: number }
+export interface FileBody { url: string; name: string; size: number; mime: string }
+export interface VoiceBody { url: string; duration_ms: number; size: number }
+export interface SystemBody { tip: string; event?: string; [k: string]: unknown }
+export interface RecallBody { message_id: number; seq: number; by: number }
+
+export interface Message {
+  id: number;
+  conversation_id: number;
+  seq: number;
+  sender_id: number;
+  client_msg_id: string | null;
+  kind: MessageKind | string;
+  body: Record<string, unknown>;
+  ts: number;
+  recalled: boolean;
+  mentions: number[];
+  mention_all: boolean;
+}
+
+export interface Conversation {
+  id: number;
+  kind: "private" | "group";
+  peer: User | null;
+  group: Group | null;
+  last_seq: number;
+  read_seq: number;
+  peer_read_seq?: number | null;
+  unread: number;
+  mentioned: boolean;
+  last_message: Message | null;
+}
+
+export interface Ack {
+  message_id: number;
+  conversation_id: number;
+  seq: number;
+  ts: number;
+  client_msg_id: string;
+}
+
+export interface MessagePage {
+  messages: Message[];
+  has_more: boolean;
+}
+
+export interface Friend {
+  user: User;
+  remark: string | null;
+  online: boolean;
+  devices: string[];
+}
+
+export interface FriendRequest {
+  id: number;
+  from_user: User;
+  to_user: User;
+  note: string | null;
+  status: "pending" | "accepted" | "declined" | "cancelled";
+  ts: number;
+}
+
+export interface PresenceInfo {
+  online: boolean;
+  devices: string[];
+}
+
+export interface Readers {
+  read_count: number;
+  readers: number[];
+}

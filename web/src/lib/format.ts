@@ -1,0 +1,80 @@
+import type { Message, User } from "../api/types";
+
+const PALETTE = ["#e8590c", "#2f9e44", "#1971c2", "#9c36b5", "#c2255c", "#0c8599", "#5f3dc4", "#e67700", "#087f5b", "#d6336c"];
+
+export function avatarColor(seed: string | number): string {
+  const s = String(seed);
+  let h = 0;
+  for (let i = 0; i < s.length; i++) h = (h * 31 + s.charCodeAt(i)) >>> 0;
+  return PALETTE[h % PALETTE.length];
+}
+
+export function initials(name: string): string {
+  const parts = name.trim().split(/\s+/).filter(Boolean);
+  if (!parts.length) return "?";
+  const chars = parts.length > 1 ? [...parts[0]][0] + [...parts[1]][0] : [...parts[0]].slice(0, 2).join("");
+  return chars.toUpperCase();
+}
+
+export function userName(u: Pick<User, "nickname" | "username"> | null | undefined): string {
+  if (!u) return "Unknown";
+  return u.nickname?.trim() || u.username;
+}
+
+function sameDay(a: Date, b: Date): boolean {
+  return a.getFullYear() === b.getFullYear() && a.getMonth() === b.getMonth() && a.getDate() === b.getDate();
+}
+
+/** Short time for the conversation list: "14:05", "Yesterday", "Mon", "12/03/2025". */
+export function shortTime(ts: number, now = Date.now()): string {
+  if (!ts) return "";
+  const d = new Date(ts);
+  const n = new Date(now);
+  if (sameDay(d, n)) return d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+  const y = new Date(now - 86_400_000);
+  if (sameDay(d, y)) return "Yesterday";
+  if (now - ts < 6 * 86_400_000) return d.toLocaleDateString([], { weekday: "short" });
+  return d.toLocaleDateString();
+}
+
+export function clockTime(ts: number): string {
+  return new Date(ts).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+}
+
+export function dayLabel(ts: number, now = Date.now()): string {
+  const d = new Date(ts);
+  const n = new Date(now);
+  if (sameDay(d, n)) return "Today";
+  if (sameDay(d, new Date(now - 86_400_000))) return "Yesterday";
+  return d.toLocaleDateString([], { weekday: "long", year: "numeric", month: "long", day: "numeric" });
+}
+
+export function dayKey(ts: number): string {
+  const d = new Date(ts);
+  return `${d.getFullYear()}-${d.getMonth()}-${d.getDate()}`;
+}
+
+export function formatSize(n: number): string {
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KB`;
+  return `${(n / 1024 / 1024).toFixed(1)} MB`;
+}
+
+/** One-line preview of a message for the conversation list and notifications. */
+export function preview(m: Message | null | undefined, nameOf: (id: number) => string, me: number | null): string {
+  if (!m) return "";
+  if (m.kind === "recall") {
+    const by = (m.body as { by?: number }).by ?? m.sender_id;
+    return by === me ? "You recalled a message" : `${nameOf(by)} recalled a message`;
+  }
+  if (m.recalled) return "Message recalled";
+  const b = m.body as Record<string, unknown>;
+  switch (m.kind) {
+    case "text": return String(b.text ?? "");
+    case "image": return "[Image]";
+    case "file": return `[File] ${String(b.name ?? "")}`;
+    case "voice": return "[Voice message]";
+    case "system": return String(b.tip ?? "");
+    default: return `[${m.kind}]`;
+  }
+}

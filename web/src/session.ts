@@ -1,0 +1,230 @@
+import type { Router } from "vue-router";
+import type { Message } from "./api/types";
+import { SESSION_STORAGE_KEY } from "./api/tokens";
+import { preview } from "./lib/format";
+import { beep, showNotification } from "./lib/notify";
+import { services, setServices } from "./services";
+import { useAuthStore } from "./stores/auth";
+import { useConversationsStore } from "./stores/conversations";
+import { useFriendsStore } from "./stores/friends";
+import { useGroupsStore } from "./stores/groups";
+import { useMessagesStore } from "./stores/messages";
+import { usePresenceStore } from "./stores/presence";
+import { useUiStore } from "./stores/ui";
+import { ProtocolClient } from "./ws/client";
+import type { ServerFrame } from "./ws/protocol";
+import { SyncEngine } from "./ws/sync";
+
+/** Same origin, ws:// or wss:// to match the page. */
+export function socketUrl(): string {
+  const proto = location.protocol === "https:" ? "wss:" : "ws:";
+  return `${proto}//${location.host}/ws`;
+}
+
+let started = false;
+let router: Router | null = null;
+let offFns: Array<() => void> = [];
+
+export function installSessionHooks(r: Router) {
+  router = r;
+  const api = services().api;
+  const auth = useAuthStore();
+  const ui = useUiStore();
+  api.onSessionEnded = () => {
+    endSession();
+    auth.forget();
+    ui.toast("Your session has ended. Please log in again.", "info");
+    void r.replace({ name: "login" });
+  };
+  // Another tab logged in or out.
+  window.addEventListener("storage", (ev) => {
+    if (ev.key !== SESSION_STORAGE_KEY) return;
+    const had = auth.user?.id ?? null;
+    auth.reload();
+    if (!auth.user && had !== null) {
+      endSession();
+      void r.replace({ name: "login" });
+    } else if (auth.user && auth.user.id !== had) {
+      endSession();
+      location.reload();
+    }
+  });
+  document.addEventListener("visibilitychange", () => {
+    ui.visible = document.visibilityState !== "hidden";
+    if (ui.visible) {
+      const cid = useConversationsStore().activeId;
+      if (cid !== null) useMessagesStore().markRead(cid);
+      if (services().ws?.state === "waiting") services().ws?.reconnectNow();
+    }
+  });
+  window.addEventListener("online", () => services().ws?.reconnectNow());
+}
+
+/** Connect the WebSocket and keep the stores in sync with it. Idempotent. */
+export function startSession() {
+  if (started) return;
+  started = true;
+  const { api } = services();
+  const auth = useAuthStore();
+  const ui = useUiStore();
+  const convs = useConversationsStore();
+  const msgs = useMessagesStore();
+  const friends = useFriendsStore();
+  const groups = useGroupsStore();
+  const presence = usePresenceStore();
+
+  const sync = new SyncEngine(api, msgs.sink);
+  const ws = new ProtocolClient({
+    url: socketUrl,
+    device: auth.device,
+    getToken: (force) => (force ? api.refreshAccess(api.tokens.access()) : api.freshAccess()),
+  });
+  setServices({ ws, sync });
+
+  msgs.onNewMessage((m, seen) => onNewMessage(m, seen));
+
+  offFns.push(ws.on("state", (s) => {
+    ui.conn = s.state;
+    ui.retryAt = s.retryInMs !== undefined ? Date.now() + s.retryInMs : null;
+    if (s.state === "waiting" || s.state === "stopped") msgs.failAllSending();
+  }));
+  offFns.push(ws.on("hello", (h) => {
+    ui.everOnline = true;
+    ui.kicked = null;
+    auth.setUser(h.user);
+    void sync.fullSync().then(() => {
+      const cid = convs.activeId;
+      if (cid !== null && ui.visible) msgs.markRead(cid);
+      const peers = convs.sorted.filter((c) => c.kind === "private" && c.peer).map((c) => c.peer!.id);
+      void presence.query(peers);
+    }).catch((e) => console.warn("pigeon: sync failed", e));
+    void friends.refresh();
+  }));
+  offFns.push(ws.on("kicked", ({ reason }) => {
+    if (reason === "session_revoked") {
+      endSession();
+      auth.forget();
+      ui.toast("This session was signed out.", "info");
+      void router?.replace({ name: "login" });
+      return;
+    }
+    ui.kicked = reason;
+  }));
+  offFns.push(ws.on("unauthorized", () => {
+    endSession();
+    auth.forget();
+    void router?.replace({ name: "login" });
+  }));
+  offFns.push(ws.on("frame", (f) => handleFrame(f)));
+
+  function handleFrame(f: ServerFrame) {
+    switch (f.type) {
+      case "message":
+        void sync.receive(f.message);
+        break;
+      case "read":
+        convs.noteRead(f.conversation_id, f.user_id, f.seq);
+        if (convs.byId[f.conversation_id]?.kind === "group") msgs.noteGroupRead(f.conversation_id, f.user_id, f.seq);
+        break;
+      case "typing":
+        msgs.noteTyping(f.conversation_id, f.user_id);
+        break;
+      case "presence":
+        presence.set(f.user_id, f.online, f.devices ?? []);
+        break;
+      case "notice": {
+        const c = convs.byId[f.conversation_id];
+        if (msgs.isLoaded(f.conversation_id)) void sync.pull(f.conversation_id, f.last_seq);
+        else if (!c || f.last_seq > c.last_seq) void convs.fetchOne(f.conversation_id).catch(() => undefined);
+        break;
+      }
+      case "error":
+        if (!f.ref) ui.toast(f.message || f.code);
+        break;
+      case "event":
+        onEvent(f.event, f.data ?? {});
+        break;
+    }
+  }
+
+  function onEvent(event: string, data: Record<string, unknown>) {
+    if (event.startsWith("friend")) {
+      void friends.refresh();
+      if (event === "friend_added" || event === "friend_removed") void convs.load().catch(() => undefined);
+      if (event === "friend_request") ui.toast("New friend request", "info");
+      return;
+    }
+    const gid = Number(data.group_id ?? (data.group as { id?: number } | undefined)?.id ?? data.conversation_id ?? 0);
+    if (event.startsWith("group") || event.startsWith("member")) {
+      void convs.load().catch(() => undefined);
+      if (gid) void groups.afterChange(gid);
+      return;
+    }
+    void convs.load().catch(() => undefined);
+  }
+
+  function onNewMessage(m: Message, seen: boolean) {
+    const me = auth.me;
+    if (m.sender_id === me || m.kind === "recall") return;
+    const c = convs.byId[m.conversation_id];
+    const title = c ? convs.title(c) : "Pigeon";
+    const text = preview(m, (id) => memberName(m.conversation_id, id), me);
+    if (seen) {
+      ui.announce(`${title}: ${text}`);
+      if (!document.hidden) msgs.markRead(m.conversation_id);
+      return;
+    }
+    if (document.hidden && m.kind !== "system") {
+      if (ui.settings.sound) beep();
+      if (ui.settings.notify) {
+        showNotification(title, text, `pigeon-${m.conversation_id}`, () => {
+          void router?.push({ name: "chat", params: { id: m.conversation_id } });
+        });
+      }
+    }
+  }
+
+  ws.start();
+}
+
+/** The display name of a user inside a conversation (remark, group alias, nickname). */
+export function memberName(cid: number, uid: number): string {
+  const convs = useConversationsStore();
+  const friends = useFriendsStore();
+  const groups = useGroupsStore();
+  const auth = useAuthStore();
+  if (uid === auth.me) return "You";
+  const c = convs.byId[cid];
+  if (c?.kind === "private" && c.peer?.id === uid) return friends.nameFor(c.peer);
+  const remark = friends.remarkOf(uid);
+  if (remark) return remark;
+  const gm = groups.member(cid, uid);
+  if (gm) return gm.alias || gm.user.nickname || gm.user.username;
+  const f = friends.byId[uid];
+  if (f) return f.user.nickname || f.user.username;
+  return `User ${uid}`;
+}
+
+export function endSession() {
+  for (const off of offFns) off();
+  offFns = [];
+  services().ws?.stop("logout");
+  setServices({ ws: null, sync: null });
+  started = false;
+  useConversationsStore().reset();
+  useMessagesStore().reset();
+  useFriendsStore().reset();
+  useGroupsStore().reset();
+  usePresenceStore().reset();
+  const ui = useUiStore();
+  ui.kicked = null;
+  ui.conn = "idle";
+  ui.everOnline = false;
+}
+
+/** "Use here": take the connection back after another tab took it. */
+export function takeOver() {
+  const ui = useUiStore();
+  ui.kicked = null;
+  services().ws?.start();
+}

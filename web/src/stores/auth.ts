@@ -1,0 +1,78 @@
+import { defineStore } from "pinia";
+import { computed, ref } from "vue";
+import type { Device, User } from "../api/types";
+import { services } from "../services";
+
+const DEVICE_KEY = "pigeon.device";
+
+export const useAuthStore = defineStore("auth", () => {
+  const api = () => services().api;
+  const user = ref<User | null>(api().tokens.user());
+  const device = ref<Device>(readDevice());
+  const loggedIn = computed(() => user.value !== null);
+  const me = computed(() => user.value?.id ?? null);
+
+  function readDevice(): Device {
+    try {
+      const d = localStorage.getItem(DEVICE_KEY);
+      if (d === "web" || d === "desktop" || d === "mobile") return d;
+    } catch { /* no storage */ }
+    return "web";
+  }
+
+  function setDevice(d: Device) {
+    device.value = d;
+    try { localStorage.setItem(DEVICE_KEY, d); } catch { /* ignore */ }
+  }
+
+  async function login(username: string, password: string) {
+    const t = await api().login(username.trim(), password, device.value);
+    user.value = t.user;
+    return t.user;
+  }
+
+  async function register(username: string, password: string, nickname?: string) {
+    const t = await api().register(username.trim(), password, nickname?.trim(), device.value);
+    user.value = t.user;
+    return t.user;
+  }
+
+  async function logout() {
+    await api().logout();
+    user.value = null;
+  }
+
+  /** The session ended elsewhere (refresh failed, or another tab logged out). */
+  function forget() {
+    api().tokens.clear();
+    user.value = null;
+  }
+
+  function setUser(u: User) {
+    user.value = u;
+    api().tokens.setUser(u);
+  }
+
+  async function refreshMe() {
+    const u = await api().me();
+    setUser(u);
+    return u;
+  }
+
+  async function updateProfile(patch: { nickname?: string; avatar_url?: string; signature?: string }) {
+    const u = await api().updateMe(patch);
+    setUser(u);
+    return u;
+  }
+
+  async function changePassword(oldPw: string, newPw: string) {
+    await api().changePassword(oldPw, newPw);
+  }
+
+  /** Re-read the session written by another tab. */
+  function reload() {
+    user.value = api().tokens.user();
+  }
+
+  return { user, me, device, loggedIn, login, register, logout, forget, setUser, refreshMe, updateProfile, changePassword, setDevice, reload };
+});

@@ -1,0 +1,382 @@
+import { defineStore } from "pinia";
+import { ref } from "vue";
+import { ApiError, friendlyCode, friendlyError } from "../api/errors";
+import type { Ack, Message, MessagePage } from "../api/types";
+import { services } from "../services";
+import type { AckFrame } from "../ws/protocol";
+import { RequestError } from "../ws/client";
+import type { SyncSink } from "../ws/sync";
+import { useAuthStore } from "./auth";
+import { useConversationsStore } from "./conversations";
+import { useUiStore } from "./ui";
+
+export interface Window {
+  items: Message[];
+  /** Highest seq loaded with nothing missing below it (down to items[0]). */
+  tail: number;
+  hasOlder: boolean;
+  loadingOlder: boolean;
+}
+
+export type OutState = "sending" | "failed";
+
+export interface Outgoing {
+  client_msg_id: string;
+  conversation_id: number;
+  kind: string;
+  body: Record<string, unknown>;
+  mentions: number[];
+  ts: number;
+  state: OutState;
+  error?: string;
+}
+
+function uuid(): string {
+  const c = globalThis.crypto as Crypto | undefined;
+  if (c && typeof c.randomUUID === "function") return c.randomUUID();
+  return "xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx".replace(/[xy]/g, (ch) => {
+    const r = (Math.random() * 16) | 0;
+    return (ch === "x" ? r : (r & 0x3) | 0x8).toString(16);
+  });
+}
+
+const TYPING_SHOW_MS = 5000;
+const TYPING_SEND_EVERY_MS = 3000;
+
+export const useMessagesStore = defineStore("messages", () => {
+  const windows = ref<Record<number, Window>>({});
+  const outbox = ref<Record<number, Outgoing[]>>({});
+  /** typing[cid][userId] = time the indicator expires */
+  const typing = ref<Record<number, Record<number, number>>>({});
+  /** readCounts[cid][seq] = how many members read that message (groups) */
+  const readCounts = ref<Record<number, Record<number, number>>>({});
+  const lastTypingSent: Record<number, number> = {};
+  const api = () => services().api;
+
+  function win(cid: number): Window | undefined { return windows.value[cid]; }
+  function isLoaded(cid: number) { return !!windows.value[cid]; }
+
+  // ---- the sync sink --------------------------------------------------------
+
+  function insert(w: Window, m: Message): boolean {
+    const items = w.items;
+    if (!items.length || m.seq > items[items.length - 1].seq) {
+      items.push(m);
+      return true;
+    }
+    let lo = 0, hi = items.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (items[mid].seq < m.seq) lo = mid + 1; else hi = mid;
+    }
+    if (items[lo]?.seq === m.seq) return false; // duplicate
+    items.splice(lo, 0, m);
+    return true;
+  }
+
+  function applyRecall(w: Window | undefined, m: Message) {
+    if (m.kind !== "recall" || !w) return;
+    const b = m.body as { message_id?: number; seq?: number };
+    const target = w.items.find((x) => x.id === b.message_id || (b.seq !== undefined && x.seq === b.seq));
+    if (target) {
+      target.recalled = true;
+      target.body = {};
+    }
+  }
+
+  function dropOutgoing(cid: number, clientMsgId: string | null) {
+    if (!clientMsgId) return;
+    const box = outbox.value[cid];
+    if (box) outbox.value[cid] = box.filter((o) => o.client_msg_id !== clientMsgId);
+  }
+
+  function seenNow(cid: number): boolean {
+    const ui = useUiStore();
+    return useConversationsStore().activeId === cid && ui.visible;
+  }
+
+  function afterNew(cid: number, fresh: Message[]) {
+    const convs = useConversationsStore();
+    const me = useAuthStore().me;
+    const seen = seenNow(cid);
+    for (const m of fresh) {
+      convs.noteMessage(m, seen);
+      if (m.sender_id !== me) clearTyping(cid, m.sender_id);
+      newMessageHook?.(m, seen);
+    }
+  }
+
+  const sink: SyncSink = {
+    localSeq(cid) {
+      const w = windows.value[cid];
+      return w ? w.tail : null;
+    },
+    applyMessages(cid, messages) {
+      const w = windows.value[cid];
+      if (!w) return;
+      const fresh: Message[] = [];
+      for (const m of messages) {
+        if (insert(w, m)) {
+          fresh.push(m);
+          applyRecall(w, m);
+          dropOutgoing(cid, m.client_msg_id);
+        }
+        if (m.seq > w.tail) w.tail = m.seq;
+      }
+      afterNew(cid, fresh);
+    },
+    applySummary(m) {
+      dropOutgoing(m.conversation_id, m.client_msg_id);
+      afterNew(m.conversation_id, [m]);
+    },
+    setConversations(list) {
+      useConversationsStore().setAll(list);
+    },
+    resetWindow(cid, page) {
+      setPage(cid, page);
+    },
+  };
+
+  /** Called for every message that is new to this client (notifications, announcements). */
+  let newMessageHook: ((m: Message, seen: boolean) => void) | null = null;
+  function onNewMessage(fn: ((m: Message, seen: boolean) => void) | null) { newMessageHook = fn; }
+
+  function setPage(cid: number, page: MessagePage) {
+    const items = [...page.messages].sort((a, b) => a.seq - b.seq);
+    const w: Window = { items: [], tail: 0, hasOlder: page.has_more, loadingOlder: false };
+    for (const m of items) insert(w, m);
+    for (const m of items) applyRecall(w, m);
+    w.tail = items.length ? items[items.length - 1].seq : 0;
+    windows.value[cid] = w;
+    for (const m of items) dropOutgoing(cid, m.client_msg_id);
+  }
+
+  // ---- loading -------------------------------------------------------------
+
+  /** Load the newest page if this conversation has no window yet, then catch up. */
+  async function open(cid: number) {
+    const sync = services().sync;
+    if (!windows.value[cid]) {
+      const page = await api().latestMessages(cid, 50);
+      if (!windows.value[cid]) setPage(cid, page);
+    }
+    const c = useConversationsStore().byId[cid];
+    if (sync && c && c.last_seq > (windows.value[cid]?.tail ?? 0)) await sync.pull(cid, c.last_seq);
+  }
+
+  async function loadOlder(cid: number): Promise<number> {
+    const w = windows.value[cid];
+    if (!w || !w.hasOlder || w.loadingOlder) return 0;
+    const first = w.items[0]?.seq;
+    if (first === undefined || first <= 1) { w.hasOlder = false; return 0; }
+    w.loadingOlder = true;
+    try {
+      const page = await api().messagesBefore(cid, first, 50);
+      let added = 0;
+      for (const m of page.messages) if (insert(w, m)) added++;
+      for (const m of page.messages) applyRecall(w, m);
+      // recalls that are already loaded may target the older messages
+      for (const m of w.items) if (m.kind === "recall") applyRecall(w, m);
+      w.hasOlder = page.has_more && page.messages.length > 0;
+      return added;
+    } finally {
+      w.loadingOlder = false;
+    }
+  }
+
+  // ---- sending -------------------------------------------------------------
+
+  function ackToMessage(o: Outgoing, ack: Pick<Ack, "message_id" | "conversation_id" | "seq" | "ts" | "client_msg_id">): Message {
+    return {
+      id: ack.message_id,
+      conversation_id: ack.conversation_id,
+      seq: ack.seq,
+      sender_id: useAuthStore().me ?? 0,
+      client_msg_id: o.client_msg_id,
+      kind: o.kind,
+      body: o.body,
+      ts: ack.ts,
+      recalled: false,
+      mentions: o.mentions,
+      mention_all: false,
+    };
+  }
+
+  async function transmit(o: Outgoing): Promise<void> {
+    const { ws, sync } = services();
+    o.state = "sending";
+    o.error = undefined;
+    let ack: Pick<Ack, "message_id" | "conversation_id" | "seq" | "ts" | "client_msg_id">;
+    try {
+      if (ws && ws.online) {
+        const frame = await ws.request<AckFrame>({
+          type: "send", ref: ws.nextRef(), client_msg_id: o.client_msg_id, conversation_id: o.conversation_id,
+          kind: o.kind, body: o.body, mentions: o.mentions,
+        });
+        ack = frame;
+      } else {
+        ack = await api().sendMessage(o.conversation_id, { client_msg_id: o.client_msg_id, kind: o.kind, body: o.body, mentions: o.mentions });
+      }
+    } catch (e) {
+      markFailed(o, e);
+      return;
+    }
+    const msg = ackToMessage(o, { ...ack, conversation_id: ack.conversation_id ?? o.conversation_id });
+    if (sync) await sync.receive(msg);
+    else sink.applyMessages(msg.conversation_id, [msg]);
+    dropOutgoing(o.conversation_id, o.client_msg_id);
+  }
+
+  function markFailed(o: Outgoing, e: unknown) {
+    const box = outbox.value[o.conversation_id] ?? [];
+    const live = box.find((x) => x.client_msg_id === o.client_msg_id);
+    const target = live ?? o;
+    target.state = "failed";
+    if (e instanceof RequestError) target.error = e.code === "offline" || e.code === "timeout" || e.code === "disconnected" ? "Not sent" : friendlyCode(e.code, e.message);
+    else if (e instanceof ApiError && e.isNetwork) target.error = "Not sent";
+    else target.error = friendlyError(e);
+  }
+
+  /** Show a message at once and send it; the ack confirms it. */
+  function send(cid: number, kind: string, body: Record<string, unknown>, mentions: number[] = []): Outgoing {
+    const o: Outgoing = { client_msg_id: uuid(), conversation_id: cid, kind, body, mentions, ts: Date.now(), state: "sending" };
+    (outbox.value[cid] ??= []).push(o);
+    const live = outbox.value[cid][outbox.value[cid].length - 1];
+    lastTypingSent[cid] = 0;
+    void transmit(live);
+    return live;
+  }
+
+  function sendText(cid: number, text: string, mentions: number[] = []) {
+    return send(cid, "text", { text }, mentions);
+  }
+
+  /** Send a failed message again with the SAME client_msg_id, so the server stores it at most once. */
+  function retry(cid: number, clientMsgId: string): Promise<void> {
+    const o = outbox.value[cid]?.find((x) => x.client_msg_id === clientMsgId);
+    if (!o || o.state === "sending") return Promise.resolve();
+    return transmit(o);
+  }
+
+  function discard(cid: number, clientMsgId: string) {
+    dropOutgoing(cid, clientMsgId);
+  }
+
+  async function recall(m: Message) {
+    const { ws } = services();
+    try {
+      if (ws && ws.online) await ws.request({ type: "recall", ref: ws.nextRef(), message_id: m.id }).catch((e) => {
+        // recall answers may come as an ack, or only as the recall message itself
+        if (e instanceof RequestError && e.code === "timeout") return;
+        throw e;
+      });
+      else await api().recall(m.id);
+    } catch (e) {
+      const msg = e instanceof RequestError ? friendlyCode(e.code, e.message) : friendlyError(e);
+      useUiStore().toast(msg);
+      return false;
+    }
+    return true;
+  }
+
+  // ---- read state -----------------------------------------------------------
+
+  /** Tell the server (and my other devices) that I have read this conversation. */
+  function markRead(cid: number) {
+    const convs = useConversationsStore();
+    const c = convs.byId[cid];
+    const w = windows.value[cid];
+    const seq = Math.max(w?.tail ?? 0, 0);
+    if (!c || seq <= 0) return;
+    if (seq <= c.read_seq && c.unread === 0) return;
+    convs.markLocallyRead(cid, seq);
+    const { ws } = services();
+    if (!(ws && ws.send({ type: "read", conversation_id: cid, seq }))) {
+      api().markRead(cid, seq).catch(() => undefined);
+    }
+  }
+
+  async function loadReadCounts(cid: number, seqs: number[]) {
+    const map = (readCounts.value[cid] ??= {});
+    await Promise.all(
+      seqs.map(async (seq) => {
+        try {
+          const r = await api().readers(cid, seq);
+          map[seq] = r.read_count;
+        } catch { /* not available */ }
+      }),
+    );
+  }
+
+  /** A group member read up to `seq`: my messages at or below it gain a reader. */
+  function noteGroupRead(cid: number, userId: number, seq: number) {
+    const me = useAuthStore().me;
+    if (userId === me) return;
+    refreshCountsSoon(cid);
+    void seq;
+  }
+
+  const countTimers: Record<number, ReturnType<typeof setTimeout>> = {};
+  function refreshCountsSoon(cid: number) {
+    if (countTimers[cid]) clearTimeout(countTimers[cid]);
+    countTimers[cid] = setTimeout(() => {
+      delete countTimers[cid];
+      void refreshOwnCounts(cid);
+    }, 400);
+  }
+  async function refreshOwnCounts(cid: number) {
+    const w = windows.value[cid];
+    const me = useAuthStore().me;
+    if (!w) return;
+    const mine = w.items.filter((m) => m.sender_id === me && !m.recalled && m.kind !== "recall" && m.kind !== "system").slice(-20);
+    await loadReadCounts(cid, mine.map((m) => m.seq));
+  }
+
+  // ---- typing --------------------------------------------------------------
+
+  function noteTyping(cid: number, userId: number) {
+    if (userId === useAuthStore().me) return;
+    (typing.value[cid] ??= {})[userId] = Date.now() + TYPING_SHOW_MS;
+    setTimeout(() => {
+      const t = typing.value[cid];
+      if (t && t[userId] !== undefined && t[userId] <= Date.now()) delete t[userId];
+    }, TYPING_SHOW_MS + 50);
+  }
+  function clearTyping(cid: number, userId: number) {
+    const t = typing.value[cid];
+    if (t) delete t[userId];
+  }
+  function typers(cid: number): number[] {
+    const t = typing.value[cid];
+    if (!t) return [];
+    const now = Date.now();
+    return Object.entries(t).filter(([, until]) => until > now).map(([id]) => Number(id));
+  }
+  /** Send a `typing` frame, at most one every 3 s per conversation. */
+  function iAmTyping(cid: number, now = Date.now()): boolean {
+    if (now - (lastTypingSent[cid] ?? 0) < TYPING_SEND_EVERY_MS) return false;
+    const { ws } = services();
+    if (!ws || !ws.send({ type: "typing", conversation_id: cid })) return false;
+    lastTypingSent[cid] = now;
+    return true;
+  }
+
+  function failAllSending() {
+    for (const box of Object.values(outbox.value)) for (const o of box) if (o.state === "sending") { o.state = "failed"; o.error = "Not sent"; }
+  }
+
+  function forget(cid: number) {
+    delete windows.value[cid];
+    delete outbox.value[cid];
+  }
+
+  function reset() {
+    windows.value = {}; outbox.value = {}; typing.value = {}; readCounts.value = {};
+  }
+
+  return {
+    windows, outbox, typing, readCounts, sink, win, isLoaded, open, loadOlder, setPage, send, sendText, retry, discard, recall,
+    markRead, loadReadCounts, refreshOwnCounts, noteGroupRead, noteTyping, clearTyping, typers, iAmTyping, onNewMessage,
+    failAllSending, forget, reset,
+  };
+});

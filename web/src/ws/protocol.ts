@@ -1,0 +1,56 @@
+import type { Device, Message, User } from "../api/types";
+
+// Frames of Pigeon's WebSocket protocol (see the wire contract).
+
+export interface HelloFrame {
+  type: "hello";
+  user: User;
+  session_id: string;
+  heartbeat_interval: number;
+  heartbeat_timeout: number;
+  server_time: number;
+}
+export interface AckFrame {
+  type: "ack";
+  ref: string | null;
+  message_id: number;
+  conversation_id: number;
+  seq: number;
+  ts: number;
+  client_msg_id: string;
+}
+export interface MessageFrame { type: "message"; message: Message }
+export interface MessagesFrame { type: "messages"; ref: string | null; conversation_id: number; messages: Message[]; has_more: boolean }
+export interface ReadFrame { type: "read"; conversation_id: number; user_id: number; seq: number }
+export interface TypingFrame { type: "typing"; conversation_id: number; user_id: number }
+export interface EventFrame { type: "event"; event: string; data: Record<string, unknown> }
+export interface PresenceFrame { type: "presence"; user_id: number; online: boolean; devices: string[] }
+export interface NoticeFrame { type: "notice"; conversation_id: number; last_seq: number }
+export interface ErrorFrame { type: "error"; ref: string | null; code: string; message: string }
+export interface KickedFrame { type: "kicked"; reason: string }
+export interface ReconnectFrame { type: "reconnect"; reason: string }
+export interface PongFrame { type: "pong"; server_time: number }
+
+export type ServerFrame =
+  | HelloFrame | AckFrame | MessageFrame | MessagesFrame | ReadFrame | TypingFrame | EventFrame
+  | PresenceFrame | NoticeFrame | ErrorFrame | KickedFrame | ReconnectFrame | PongFrame;
+
+export type ClientFrame =
+  | { type: "auth"; token: string; device: Device }
+  | { type: "ping" }
+  | { type: "send"; ref: string; client_msg_id: string; conversation_id?: number; to_user_id?: number; kind: string; body: unknown; mentions?: number[] }
+  | { type: "sync"; ref: string; conversation_id: number; after: number; limit?: number }
+  | { type: "read"; conversation_id: number; seq: number }
+  | { type: "typing"; conversation_id: number }
+  | { type: "recall"; ref: string; message_id: number };
+
+export const CLOSE = {
+  AUTH_FAILED: 4001,
+  AUTH_TIMEOUT: 4002,
+  KICKED: 4003,
+  HEARTBEAT_TIMEOUT: 4004,
+  RATE_LIMITED: 4008,
+  PROTOCOL: 4000,
+  TOO_BIG: 1009,
+  RESTART: 1012,
+} as const;
