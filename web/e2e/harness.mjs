@@ -1,0 +1,145 @@
+// Test harness: starts a real Pigeon server and headless Chromium for the end-to-end tests.
+import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync, existsSync, mkdirSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import assert from "node:assert/strict";
+import { chromium } from "playwright-core";
+
+const here = dirname(fileURLToPath(import.meta.url));
+export const WEB_DIR = resolve(here, "..");
+export const REPO_ROOT = resolve(WEB_DIR, "..");
+export const DIST = join(WEB_DIR, "dist");
+export const SHOTS = join(here, "screenshots");
+mkdirSync(SHOTS, { recursive: true });
+
+function freePort() {
+  return new Promise((res, rej) => {
+    const s = createServer();
+    s.unref();
+    s.on("error", rej);
+    s.listen(0, "127.0.0.1", () => {
+      const { port } = s.address();
+      s.close(() => res(port));
+    });
+  });
+}
+
+export async function startServer() {
+  assert.ok(existsSync(join(DIST, "index.html")), `web/dist is missing: run "npm run build" first`);
+  const python = process.env.PIGEON_PYTHON || "python3";
+  const port = await freePort();
+  const dataDir = mkdtempSync(join(tmpdir(), "pigeon-e2e-"));
+  const args = ["-m", "pigeon", "serve", "--host", "127.0.0.1", "--port", String(port), "--data-dir", dataDir, "--web-dir", DIST];
+  const proc = spawn(python, args, { cwd: REPO_ROOT, env: { ...process.env, PYTHONUNBUFFERED: "1" }, stdio: ["ignore", "pipe", "pipe"] });
+  let log = "";
+  proc.stdout.on("data", (d) => (log += d));
+  proc.stderr.on("data", (d) => (log += d));
+  let exited = null;
+  proc.on("exit", (code, sig) => (exited = { code, sig }));
+  const base = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    if (exited) throw new Error(`Pigeon exited before it was healthy (${JSON.stringify(exited)}):\n${log}`);
+    try {
+      const r = await fetch(`${base}/healthz`);
+      if (r.ok) break;
+    } catch { /* not up yet */ }
+    if (Date.now() > deadline) {
+      proc.kill("SIGKILL");
+      throw new Error(`Pigeon did not answer /healthz within 30 s:\n${log}`);
+    }
+    await sleep(200);
+  }
+  return {
+    base,
+    port,
+    log: () => log,
+    async stop() {
+      if (!exited) {
+        proc.kill("SIGTERM");
+        const t = Date.now();
+        while (!exited && Date.now() - t < 5000) await sleep(100);
+        if (!exited) proc.kill("SIGKILL");
+      }
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export async function launchBrowser() {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM_PATH || "/usr/bin/chromium",
+    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+  });
+}
+
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** Retry an assertion until it passes or the time is up (then throw its last error). */
+export async function eventually(fn, { timeout = 10_000, interval = 100 } = {}) {
+  const end = Date.now() + timeout;
+  let last;
+  for (;;) {
+    try {
+      return await fn();
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > end) throw last;
+    await sleep(interval);
+  }
+}
+
+export async function texts(locator) {
+  return (await locator.allTextContents()).map((s) => s.trim());
+}
+
+export function uniq(prefix) {
+  return `${prefix}${Date.now().toString(36).slice(-4)}${Math.floor(Math.random() * 1e4)}`;
+}
+
+/** Plain HTTP calls to Pigeon for setup steps that are not what a test is about. */
+export function apiFor(base, token) {
+  return async (method, path, body) => {
+    const r = await fetch(`${base}/api/v1${path}`, {
+      method,
+      headers: { "Content-Type": "application/json", ...(token ? { Authorization: `Bearer ${token}` } : {}) },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await r.text();
+    const data = text ? JSON.parse(text) : undefined;
+    if (!r.ok) throw new Error(`${method} ${path} -> ${r.status} ${text}`);
+    return data;
+  };
+}
+
+export async function sessionOf(page) {
+  return page.evaluate(() => JSON.parse(localStorage.getItem("pigeon.session") || "null"));
+}
+
+/** A person with a browser context of their own, registered through the UI. */
+export async function newPerson(browser, base, name, { viewport = { width: 1280, height: 800 }, register = true } = {}) {
+  const context = await browser.newContext({ viewport, baseURL: base });
+  const page = await context.newPage();
+  page.on("pageerror", (e) => console.error(`[${name}] page error:`, e.message));
+  const username = uniq(name.toLowerCase());
+  const password = "pigeon-pass-1";
+  if (register) {
+    await page.goto("/register");
+    await page.fill('input[name="username"]', username);
+    await page.fill('input[name="nickname"]', name);
+    await page.fill('input[name="password"]', password);
+    await page.click('button[type="submit"]');
+    await page.waitForURL((u) => !u.pathname.startsWith("/register"), { timeout: 15_000 });
+    await page.getByRole("heading", { name: "Chats" }).waitFor();
+  }
+  const s = register ? await sessionOf(page) : null;
+  return { name, username, password, context, page, id: s?.user?.id, token: s?.access_token };
+}
+
+export async function shot(page, file) {
+  await page.screenshot({ path: join(SHOTS, file), fullPage: false });
+}
