@@ -132,6 +132,8 @@ class _SocketRunner:
             heartbeat_interval=int(limits.heartbeat_interval_s * 1000),
             heartbeat_timeout=int(limits.heartbeat_timeout_s * 1000),
             server_time=now_ms(),
+            rate_limit_per_s=limits.rate_per_s,
+            rate_limit_burst=limits.rate_burst,
         )
         await self._carry_out(connection.session.accept(hello))
         await gateway.adopt(connection)

@@ -40,6 +40,16 @@ def decode_client_frame(data: str | bytes) -> ClientFrame:
         raise FrameError("invalid_frame", _describe(exc), ref) from None
 
 
+def peek_ref(data: str | bytes) -> str | None:
+    """The ``ref`` of a frame that will not be handled, if it has a readable one."""
+    try:
+        raw = json.loads(data)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    ref = raw.get("ref") if isinstance(raw, dict) else None
+    return ref if isinstance(ref, str) and len(ref) <= 64 else None
+
+
 def encode_server_frame(frame: ServerFrame) -> str:
     """The JSON text for one server frame."""
     return frame.model_dump_json()

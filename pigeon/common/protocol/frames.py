@@ -86,6 +86,8 @@ class HelloFrame(Model):
     heartbeat_interval: int
     heartbeat_timeout: int
     server_time: int
+    rate_limit_per_s: float
+    rate_limit_burst: int
 
 
 class PongFrame(Model):
@@ -155,6 +157,7 @@ class ErrorFrame(Model):
     ref: str | None = None
     code: str
     message: str
+    retry_after_ms: int | None = None
 
 
 class KickedFrame(Model):

@@ -10,6 +10,11 @@ class TokenBucket:
         self.tokens = float(burst)
         self.updated = now
 
+    def wait_time(self, now: float, cost: float = 1.0) -> float:
+        """Seconds until ``cost`` tokens will be there."""
+        missing = cost - min(self.burst, self.tokens + max(0.0, now - self.updated) * self.rate)
+        return max(0.0, missing / self.rate) if self.rate > 0 else float("inf")
+
     def take(self, now: float, cost: float = 1.0) -> bool:
         """Spend ``cost`` tokens if there are enough; False means over the limit."""
         elapsed = max(0.0, now - self.updated)

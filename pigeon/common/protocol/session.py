@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 
 from pigeon.common.protocol.closecodes import CloseCode
-from pigeon.common.protocol.codec import FrameError, decode_client_frame
+from pigeon.common.protocol.codec import FrameError, decode_client_frame, peek_ref
 from pigeon.common.protocol.frames import (
     AuthFrame,
     ClientFrame,
@@ -92,8 +92,8 @@ class SessionLimits:
     heartbeat_interval_s: float = 25.0
     heartbeat_timeout_s: float = 60.0
     max_frame_bytes: int = 64 * 1024
-    rate_per_s: float = 20.0
-    rate_burst: int = 60
+    rate_per_s: float = 30.0
+    rate_burst: int = 200
     max_bad_frames: int = 20
     typing_interval_s: float = 1.0
 
@@ -125,7 +125,7 @@ class Session:
         if len(data) > self.limits.max_frame_bytes:
             return self._close(CloseCode.MESSAGE_TOO_BIG, "frame too big")
         if not self._bucket.take(now):
-            return self._refuse_flood()
+            return self._refuse_flood(data, now)
         self.refused_in_a_row = 0
         try:
             frame = decode_client_frame(data)
@@ -182,13 +182,17 @@ class Session:
             return self._close(CloseCode.PROTOCOL_VIOLATION, "too many bad frames")
         return [Reply(ErrorFrame(ref=ref, code=code, message=message))]
 
-    def _refuse_flood(self) -> list[Action]:
+    def _refuse_flood(self, data: str | bytes, now: float) -> list[Action]:
+        """Answer each refused frame (with its ref, so the client can retry it) until the
+        client has ignored ``rate_burst`` refusals in a row; then close."""
         self.refused_in_a_row += 1
         if self.refused_in_a_row > self.limits.rate_burst:
             return self._close(CloseCode.RATE_LIMITED, "flood")
-        if self.refused_in_a_row == 1:
-            return [Reply(ErrorFrame(code="rate_limited", message="slow down"))]
-        return []
+        retry_ms = int(self._bucket.wait_time(now) * 1000) + 1
+        error = ErrorFrame(
+            ref=peek_ref(data), code="rate_limited", message="slow down", retry_after_ms=retry_ms
+        )
+        return [Reply(error)]
 
     def _close(self, code: CloseCode, reason: str) -> list[Action]:
         if self.state is State.CLOSED:

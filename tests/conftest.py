@@ -1,0 +1,69 @@
+"""Fixtures: a real Pigeon server per test session, and SDK clients as users of it.
+
+``PIGEON_TEST_MODE`` chooses what the behaviour tests run against: ``embedded`` (default,
+one ``pigeon serve`` process on SQLite) or ``cluster``.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+
+import pytest
+
+from pigeon.client import PigeonClient
+from tests.harness import ServerProcess, start_embedded
+
+PASSWORD = "Passw0rd!"
+MakeClient = Callable[..., Awaitable[PigeonClient]]
+
+
+def test_mode() -> str:
+    return os.environ.get("PIGEON_TEST_MODE", "embedded")
+
+
+@pytest.fixture(scope="session")
+def server() -> Iterator[ServerProcess]:
+    """The server every behaviour test talks to (usernames are unique per test)."""
+    # Behaviour tests send faster than a person; the flood limit has tests of its own.
+    process = start_embedded(
+        {"PIGEON_GATEWAY__RATE_PER_S": "1000", "PIGEON_GATEWAY__RATE_BURST": "2000"}
+    )
+    try:
+        yield process
+    finally:
+        process.stop()
+
+
+def unique_name(prefix: str = "u") -> str:
+    return f"{prefix}{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture
+async def make_client(server: ServerProcess) -> AsyncIterator[MakeClient]:
+    """Build registered (and by default connected) clients; all are closed afterwards."""
+    clients: list[PigeonClient] = []
+
+    async def make(
+        name: str | None = None,
+        *,
+        device: str = "web",
+        connect: bool = True,
+        login_as: PigeonClient | None = None,
+        target: ServerProcess | None = None,
+    ) -> PigeonClient:
+        host = target or server
+        client = PigeonClient(host.http_url, device=device)
+        clients.append(client)
+        if login_as is not None:
+            await client.login(login_as.user["username"], PASSWORD)
+        else:
+            await client.register(name or unique_name(), PASSWORD)
+        if connect:
+            await client.connect()
+        return client
+
+    yield make
+    for client in clients:
+        await client.close()
