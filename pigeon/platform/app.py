@@ -56,6 +56,7 @@ def create_app(runtime: Runtime, *, with_api: bool = True) -> FastAPI:
             await serve_socket(gateway, websocket)
 
     if with_api:
+        _refuse_unknown_api_paths(app)
         _serve_web_client(app, runtime.settings.web_dir)
     app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)
     return app
@@ -82,6 +83,18 @@ def _add_operations(app: FastAPI, runtime: Runtime) -> None:
     @app.get("/metrics", tags=["operations"], include_in_schema=False)
     async def metrics() -> Response:
         return Response(runtime.metrics.render(), media_type="text/plain; version=0.0.4")
+
+
+def _refuse_unknown_api_paths(app: FastAPI) -> None:
+    """Unknown API paths are 404 ``not_found`` for every method, not the web client."""
+
+    @app.api_route(
+        API_PREFIX + "/{path:path}",
+        methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+        include_in_schema=False,
+    )
+    async def unknown_api_path(path: str) -> Response:
+        return error_response(404, "not_found", f"no such endpoint: /{path}")
 
 
 def default_web_dir() -> Path | None:
