@@ -12,7 +12,7 @@ export function avatarColor(seed: string | number): string {
 export function initials(name: string): string {
   const parts = name.trim().split(/\s+/).filter(Boolean);
   if (!parts.length) return "?";
-  const chars = parts.length > 1 ? [...parts[0]][0] + [...parts[1]][0] : [...parts[0]].slice(0, 2).join("");
+  const chars = parts.length > 1 ? [...parts[0]][0] + [...parts[1]][0] : [...parts[0]][0];
   return chars.toUpperCase();
 }
 
