@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import frames
-from bench.accounts import User, befriend, discover_gateways, register_users
+from bench.accounts import SetupError, User, befriend, discover_gateways, register_users
 from bench.cluster import ClusterOptions, cluster_available, start_cluster
 from bench.loadgen import ConnSpec, PairSpec
 from bench.relay import IMPLEMENTATIONS
@@ -135,9 +135,11 @@ def run_pigeon(
     return figures
 
 
-def with_embedded(scratch: Scratch, body: Callable[[str], RunFigures]) -> RunFigures:
+def with_embedded(
+    scratch: Scratch, env: dict[str, str], body: Callable[[str], RunFigures]
+) -> RunFigures:
     data = scratch.path / f"data-{secrets.token_hex(3)}"
-    proc, base = start_embedded(data, scratch.path)
+    proc, base = start_embedded(data, scratch.path, env)
     try:
         return body(base)
     finally:
@@ -167,7 +169,9 @@ def run_private(
 ) -> RunFigures:
     label = label_for(mode, opts)
     if mode == "embedded":
-        return with_embedded(scratch, lambda base: run_pigeon(label, opts, base, run_id))
+        return with_embedded(
+            scratch, dict(copts.env), lambda base: run_pigeon(label, opts, base, run_id)
+        )
     if mode == "cluster":
         return with_cluster(
             scratch, copts, lambda api, gws: run_pigeon(label, opts, api, run_id, gws or None)
@@ -228,7 +232,8 @@ def add_load_args(parser: argparse.ArgumentParser) -> None:
                         help="open loop: total messages/s over all senders (no window)")
     parser.add_argument("--size", type=int, default=64, help="text length of each message")
     parser.add_argument("--drain-timeout", type=float, default=10.0,
-                        help="seconds to wait for outstanding acks/deliveries at the end")
+                        help="at the end, stop waiting for outstanding acks/deliveries after "
+                        "this many seconds without progress")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("--json", type=Path, default=None,
                         help="where to write the JSON results (default bench/results/)")
@@ -242,6 +247,8 @@ def add_cluster_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--redis", default="redis://127.0.0.1:6379",
                         help="Redis server (an empty numbered database is used and flushed)")
     parser.add_argument("--keep-db", action="store_true", help="do not drop the run's database")
+    parser.add_argument("--server-env", action="append", default=[], metavar="KEY=VALUE",
+                        help="extra environment for the Pigeon processes (repeatable)")
 
 
 def load_options(args: argparse.Namespace) -> LoadOptions:
@@ -270,7 +277,15 @@ def cluster_options(args: argparse.Namespace) -> ClusterOptions:
         pg_url=args.pg_url,
         redis_url=args.redis,
         keep_db=args.keep_db,
+        env=tuple(_key_value(item) for item in args.server_env),
     )
+
+
+def _key_value(item: str) -> tuple[str, str]:
+    key, sep, value = item.partition("=")
+    if not sep or not key:
+        raise SystemExit(f"--server-env wants KEY=VALUE, got {item!r}")
+    return key, value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -314,7 +329,7 @@ def main(argv: list[str] | None = None) -> int:
             runs = [run_private(opts, args.mode, args.url, cluster_options(args), scratch, run_id)]
         else:
             runs, baseline, extra = run_all(args, opts, scratch, run_id)
-    except (ServerError, RunError) as exc:
+    except (ServerError, RunError, SetupError) as exc:
         scratch.keep = True
         print(f"\n!!! {exc}", file=sys.stderr)
         return 2

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from bench.servers import ROOT, ManagedProcess, ServerError, tcp_open, wait_http
+from bench.servers import ROOT, SERVER_ENV, ManagedProcess, ServerError, tcp_open, wait_http
 
 URL_RE = re.compile(r"\b(?:https?|wss?)://127\.0\.0\.1:\d+[^\s'\",)]*")
 
@@ -26,6 +26,7 @@ class ClusterOptions:
     pg_url: str = "postgresql://postgres@127.0.0.1:5432/postgres"
     redis_url: str = "redis://127.0.0.1:6379"
     keep_db: bool = False
+    env: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass
@@ -162,7 +163,9 @@ def start_cluster(opts: ClusterOptions, scratch: Path) -> RunningCluster:
         opts, database_url(opts.pg_url, database), redis_db_url(opts.redis_url, redis_db),
         help_text,
     )
-    proc = ManagedProcess("pigeon cluster", argv, scratch / "pigeon-cluster.log")
+    proc = ManagedProcess(
+        "pigeon cluster", argv, scratch / "pigeon-cluster.log", env={**SERVER_ENV, **dict(opts.env)}
+    )
     try:
         api, gateways = wait_for_urls(proc, opts, timeout=120)
         wait_http(proc, f"{api}/healthz", timeout=60)

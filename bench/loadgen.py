@@ -30,6 +30,7 @@ from bench.checks import PairCheck, verify_pair
 SLOTS = 6
 READY, SENT, ACKED, DELIVERED, ERRORS, DONE = range(SLOTS)
 NOFILE_LIMIT = 20_000
+MAX_DRAIN_S = 120.0
 
 
 @dataclass(frozen=True)
@@ -187,7 +188,7 @@ class Worker:
                     self.on_error(pair, event)
                 elif isinstance(event, frames.Delivery):
                     self.count_other("echo_to_sending_device")
-                elif isinstance(event, frames.Other):
+                elif isinstance(event, frames.Other) and event.type != "pong":
                     self.count_other(event.type)
         except ConnectionClosed as exc:
             self.on_closed(pair, "sender", exc)
@@ -211,7 +212,8 @@ class Worker:
                 elif isinstance(event, frames.ErrorFrame):
                     self.on_error(pair, event)
                 elif isinstance(event, frames.Other):
-                    self.count_other(event.type)
+                    if event.type != "pong":
+                        self.count_other(event.type)
                 else:
                     self.count_other("ack_on_receiving_socket")
         except ConnectionClosed as exc:
@@ -307,6 +309,20 @@ class Worker:
             p.broken or (not p.pending and len(p.received) >= len(p.acked)) for p in self.pairs
         )
 
+    async def drain(self) -> None:
+        """Wait for outstanding acks and deliveries: until all are in, or nothing has come
+        for ``drain_timeout`` seconds, or ``MAX_DRAIN_S`` have passed."""
+        started = last_change = time.monotonic()
+        seen = -1
+        while not self.settled():
+            now = time.monotonic()
+            progress = self.acked_total + self.delivered_total + self.errors_total
+            if progress != seen:
+                seen, last_change = progress, now
+            if now - last_change > self.cfg.drain_timeout or now - started > MAX_DRAIN_S:
+                return
+            await asyncio.sleep(0.05)
+
     async def run(self) -> None:
         cfg = self.cfg
         await self.connect_all()
@@ -332,14 +348,16 @@ class Worker:
                 for i, p in enumerate(self.pairs)
             ]
         sending = asyncio.gather(*senders)
-        timeout = cfg.warmup + cfg.duration + 5
+        left = (self.window_end_ns - time.time_ns()) / 1e9
+        await asyncio.wait({sending}, timeout=max(0.0, left))
+        for p in self.pairs:  # wake senders that wait for a window slot
+            for _ in range(cfg.window):
+                p.slots.release()
         try:
-            await asyncio.wait_for(sending, timeout=timeout)
+            await asyncio.wait_for(sending, timeout=5)
         except TimeoutError:
-            self.result.closed.append("senders did not stop in time (a send blocked)")
-        drain_until = time.monotonic() + cfg.drain_timeout
-        while not self.settled() and time.monotonic() < drain_until:  # noqa: ASYNC110
-            await asyncio.sleep(0.05)  # polls a condition over all pairs; bounded
+            self.result.closed.append("a send had not completed 5 s after the end of the run")
+        await self.drain()
         self.stopping = True
         for p in self.pairs:
             for _ in range(cfg.window):

@@ -15,6 +15,7 @@ from bench.loadgen import (
     DELIVERED,
     DONE,
     ERRORS,
+    MAX_DRAIN_S,
     READY,
     SLOTS,
     PairSpec,
@@ -152,7 +153,7 @@ def _watch(
     bar = Progress(label, total, opts.progress)
     last_t = time.time()
     last = (0.0, 0.0)
-    hard_stop = start + total + opts.drain_timeout + 60
+    hard_stop = start + total + MAX_DRAIN_S + 60
     try:
         while time.time() < hard_stop:
             time.sleep(0.5)
