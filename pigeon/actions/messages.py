@@ -11,12 +11,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from pigeon.actions.context import Context, Outbox
 from pigeon.actions.conversations import check_can_message, require_member, require_open
+from pigeon.actions.fanout import fan_out_message, is_hot, push_to_group
 from pigeon.common.clock import now_ms
 from pigeon.common.content import validate_body
 from pigeon.common.errors import Forbidden, InvalidRequest, NotFound, RecallWindowPassed
 from pigeon.common.models import Ack, Message
 from pigeon.common.protocol.frames import MessageFrame, ReadReceiptFrame, TypingNoticeFrame
 from pigeon.storage import conversations as store
+from pigeon.storage import groups as group_store
 from pigeon.storage import messages as message_store
 
 
@@ -57,13 +59,17 @@ async def send_message(
         return _ack(message_store.message_from_row(existing))
     try:
         async with ctx.transaction() as (conn, outbox):
-            message = await _store(ctx, conn, outbox, sender_id, draft, body, exclude_connection)
+            message, is_group = await _store(
+                ctx, conn, outbox, sender_id, draft, body, exclude_connection
+            )
     except IntegrityError:
         async with ctx.db.read() as conn:
             existing = await message_store.find_by_client_id(conn, sender_id, draft.client_msg_id)
         if existing is None:
             raise
         return _ack(message_store.message_from_row(existing))
+    if is_group:
+        await fan_out_message(ctx, message, exclude_connection=exclude_connection)
     return _ack(message)
 
 
@@ -75,7 +81,8 @@ async def _store(
     draft: Draft,
     body: dict[str, Any],
     exclude_connection: str | None,
-) -> Message:
+) -> tuple[Message, bool]:
+    """Store the message; (message, is_group). Group pushes are the caller's, after commit."""
     now = now_ms()
     if draft.to_user_id is not None:
         await check_can_message(ctx, conn, sender_id, draft.to_user_id)
@@ -86,13 +93,20 @@ async def _store(
         raise InvalidRequest("give conversation_id or to_user_id")
     membership = await require_member(conn, conversation_id, sender_id)
     conversation = await require_open(conn, conversation_id)
-    members = await store.member_ids(conn, conversation_id)
-    if conversation["kind"] == "private" and draft.to_user_id is None:
+    is_group = conversation["kind"] == "group"
+    # A group's member list is never loaded to send: fan-out pages through it after commit.
+    members = [] if is_group else await store.member_ids(conn, conversation_id)
+    if not is_group and draft.to_user_id is None:
         peers = [uid for uid in members if uid != sender_id]
         if peers:
             await check_can_message(ctx, conn, sender_id, peers[0])
-    mentions = [uid for uid in dict.fromkeys(draft.mentions) if uid in set(members)]
-    mention_all = draft.mention_all and conversation["kind"] == "group"
+    wanted = list(dict.fromkeys(draft.mentions))
+    if is_group:
+        in_group = await group_store.roles_of(conn, conversation_id, wanted)
+        mentions = [uid for uid in wanted if uid in in_group]
+    else:
+        mentions = [uid for uid in wanted if uid in set(members)]
+    mention_all = draft.mention_all and is_group
     if mention_all and membership["role"] not in ("owner", "admin"):
         raise Forbidden("only the group owner or admins may mention everyone")
     seq = await store.allocate_seq(conn, conversation_id, now)
@@ -109,12 +123,10 @@ async def _store(
         now=now,
     )
     await store.advance_read(conn, conversation_id, sender_id, seq)
-    await store.flag_mentions(
-        conn,
-        conversation_id,
-        [u for u in members if u != sender_id] if mention_all else mentions,
-        seq,
-    )
+    if mention_all:
+        await group_store.flag_mention_all(conn, conversation_id, sender_id, seq)
+    else:
+        await store.flag_mentions(conn, conversation_id, mentions, seq)
     message = Message(
         id=message_id,
         conversation_id=conversation_id,
@@ -127,8 +139,9 @@ async def _store(
         mentions=mentions,
         mention_all=mention_all,
     )
-    outbox.push(MessageFrame(message=message), members, exclude_connection)
-    return message
+    if not is_group:
+        outbox.push(MessageFrame(message=message), members, exclude_connection)
+    return message, is_group
 
 
 async def fetch_messages(
@@ -239,21 +252,36 @@ async def recall_message(
             body=body,
             ts=now,
         )
-        members = await store.member_ids(conn, row["conversation_id"])
-        outbox.push(MessageFrame(message=recall), members, exclude_connection)
+        is_group = conversation["kind"] == "group"
+        if not is_group:
+            members = await store.member_ids(conn, row["conversation_id"])
+            outbox.push(MessageFrame(message=recall), members, exclude_connection)
+    if is_group:
+        await fan_out_message(ctx, recall, exclude_connection=exclude_connection)
     return _ack(recall)
 
 
 async def send_typing(
     ctx: Context, user_id: int, conversation_id: int, *, exclude_connection: str | None = None
 ) -> None:
-    """Tell the other members someone is typing. Ephemeral: nothing is stored."""
+    """Tell the other members someone is typing. Ephemeral: nothing is stored.
+
+    Hot groups get no typing indicators: with that many members they are noise.
+    """
     async with ctx.db.read() as conn:
         await require_member(conn, conversation_id, user_id)
-        members = await store.member_ids(conn, conversation_id)
+        group = await group_store.find_group(conn, conversation_id)
+        members = [] if group is not None else await store.member_ids(conn, conversation_id)
+    frame = TypingNoticeFrame(conversation_id=conversation_id, user_id=user_id)
+    if group is not None:
+        if group["dissolved_at"] is None and not is_hot(
+            ctx, group["member_count"], bool(group["hot"])
+        ):
+            await push_to_group(ctx, conversation_id, frame, skip_user_ids=[user_id])
+        return
     outbox = Outbox()
     others = [uid for uid in members if uid != user_id]
-    outbox.push(TypingNoticeFrame(conversation_id=conversation_id, user_id=user_id), others)
+    outbox.push(frame, others)
     await ctx.publish(outbox)
 
 

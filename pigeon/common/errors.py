@@ -15,10 +15,14 @@ status, the gateway sends it in an ``error`` frame. The tree::
     │   ├── Blocked (blocked, 403)
     │   ├── NotMember (not_member, 403)
     │   ├── NotAdmin (not_admin, 403)
+    │   ├── NotOwner (not_owner, 403)
     │   └── RecallWindowPassed (recall_window_passed, 403)
     ├── NotFound (not_found, 404)
     ├── Conflict (conflict, 409)
-    │   └── UsernameTaken (username_taken, 409)
+    │   ├── UsernameTaken (username_taken, 409)
+    │   ├── AlreadyFriends (already_friends, 409)
+    │   ├── RequestNotPending (request_not_pending, 409)
+    │   └── GroupFull (group_full, 409)
     ├── GroupDissolved (group_dissolved, 410)
     ├── RateLimited (rate_limited, 429)
     └── Unavailable (unavailable, 503)
@@ -83,6 +87,10 @@ class NotAdmin(Forbidden):
     code, default_message = "not_admin", "only the group owner or admins may do this"
 
 
+class NotOwner(Forbidden):
+    code, default_message = "not_owner", "only the group owner may do this"
+
+
 class RecallWindowPassed(Forbidden):
     code, default_message = "recall_window_passed", "the message is too old to recall"
 
@@ -97,6 +105,18 @@ class Conflict(PigeonError):
 
 class UsernameTaken(Conflict):
     code, default_message = "username_taken", "that username is taken"
+
+
+class AlreadyFriends(Conflict):
+    code, default_message = "already_friends", "you are already friends"
+
+
+class RequestNotPending(Conflict):
+    code, default_message = "request_not_pending", "the friend request was already answered"
+
+
+class GroupFull(Conflict):
+    code, default_message = "group_full", "the group has reached its maximum size"
 
 
 class GroupDissolved(PigeonError):

@@ -81,3 +81,39 @@ class Conversation(Model):
     unread: int
     mentioned: bool = False
     last_message: Message | None = None
+
+
+FriendRequestStatus = Literal["pending", "accepted", "declined", "cancelled"]
+
+
+class FriendRequest(Model):
+    """A request to become friends, from one user to another, with a short note."""
+
+    id: int
+    from_user: User
+    to_user: User
+    note: str
+    status: FriendRequestStatus
+    ts: int
+
+
+class Friend(Model):
+    """One entry of the caller's friend list; ``remark`` is the caller's private name for them."""
+
+    user: User
+    remark: str
+    online: bool = False
+    devices: list[DeviceKind] = Field(default_factory=list)
+    since: int
+
+
+class BlockedUser(Model):
+    user: User
+    ts: int
+
+
+class GroupMember(Model):
+    user: User
+    role: GroupRole
+    alias: str
+    joined_at: int

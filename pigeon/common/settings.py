@@ -63,9 +63,14 @@ class MessagingSettings(BaseModel):
     """Rules of conversation."""
 
     recall_window_s: float = 120.0
-    require_friendship: bool = False
+    # Private messages only between friends; False opens them to anyone not blocked.
+    require_friendship: bool = True
     max_text_chars: int = 5000
     max_group_members: int = 10000
+    # Whom a group may be created with / invited to: only the inviter's friends if True.
+    group_invite_requires_friendship: bool = True
+    # Ordinary members may invite (owner and admins always may).
+    members_can_invite: bool = False
     hot_group_threshold: int = 500
     new_members_see_history: bool = False
     page_limit_max: int = 200

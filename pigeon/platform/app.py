@@ -14,7 +14,7 @@ from pigeon import __version__
 from pigeon.gateway.endpoint import serve_socket
 from pigeon.platform.errors import error_response, install_error_handlers
 from pigeon.platform.limits import BodyLimit
-from pigeon.platform.routes import auth, conversations, users
+from pigeon.platform.routes import auth, conversations, friends, groups, users
 from pigeon.runtime import Runtime
 
 API_PREFIX = "/api/v1"
@@ -46,7 +46,7 @@ def create_app(runtime: Runtime, *, with_api: bool = True) -> FastAPI:
     install_error_handlers(app)
     _add_operations(app, runtime)
     if with_api:
-        for module in (auth, users, conversations):
+        for module in (auth, users, conversations, friends, groups):
             app.include_router(module.router, prefix=API_PREFIX)
     if runtime.gateway is not None:
         gateway = runtime.gateway

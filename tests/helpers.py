@@ -1,0 +1,79 @@
+"""Steps many behaviour tests share: befriending users, making groups, awaiting events."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pigeon.client import PigeonClient
+
+Frame = dict[str, Any]
+
+
+def is_event(name: str, **data: Any) -> Any:
+    """A predicate for ``wait_for``: an ``event`` frame called ``name`` whose data has
+    these values."""
+
+    def match(frame: Frame) -> bool:
+        if frame.get("type") != "event" or frame.get("event") != name:
+            return False
+        return all(frame["data"].get(key) == value for key, value in data.items())
+
+    return match
+
+
+async def expect_event(
+    client: PigeonClient, name: str, timeout: float = 5.0, **data: Any
+) -> dict[str, Any]:
+    """Wait for an event frame and return its data."""
+    frame = await client.wait_for(is_event(name, **data), timeout=timeout)
+    result: dict[str, Any] = frame["data"]
+    return result
+
+
+async def no_frame(client: PigeonClient, kind: str, wait: float = 0.3, **fields: Any) -> bool:
+    """True if no frame of ``kind`` (with these fields) arrives within ``wait`` seconds."""
+
+    def match(frame: Frame) -> bool:
+        return frame.get("type") == kind and all(frame.get(k) == v for k, v in fields.items())
+
+    try:
+        await client.wait_for(match, timeout=wait)
+    except TimeoutError:
+        return True
+    return False
+
+
+async def make_friends(a: PigeonClient, b: PigeonClient) -> int:
+    """Make two users friends; the events it causes are taken out of connected clients'
+    frames so that tests see only their own. Returns their private conversation's id."""
+    request = await a.request("POST", "/friends/requests", json={"user_id": b.user_id})
+    await b.request("POST", f"/friends/requests/{request['id']}/accept")
+    conversation_id = 0
+    for client in (a, b):
+        if client.connected:
+            await expect_event(client, "friend_request", timeout=5)
+            data = await expect_event(client, "friend_request_accepted", timeout=5)
+            conversation_id = data["conversation_id"]
+    if not conversation_id:
+        opened = await a.request("POST", "/conversations/private", json={"user_id": b.user_id})
+        conversation_id = opened["id"]
+    return conversation_id
+
+
+async def make_group(
+    owner: PigeonClient, members: list[PigeonClient], name: str = "team", *, befriend: bool = True
+) -> dict[str, Any]:
+    """Create a group of ``owner`` and ``members`` (befriended first); each connected
+    client has its ``group_created`` tip and event taken, so tests start from a clean slate."""
+    if befriend:
+        for member in members:
+            await make_friends(owner, member)
+    group: dict[str, Any] = await owner.request(
+        "POST", "/groups", json={"name": name, "member_ids": [m.user_id for m in members]}
+    )
+    for client in (owner, *members):
+        if client.connected:
+            await expect_event(client, "group_updated", change="group_created")
+            tip = await client.next_message()
+            assert tip["body"]["event"] == "group_created"
+    return group
