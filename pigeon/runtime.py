@@ -6,6 +6,7 @@ Redis ones. Everything above this module is the same code in both modes.
 
 from __future__ import annotations
 
+import re
 import secrets
 import socket
 from dataclasses import dataclass
@@ -21,8 +22,11 @@ from pigeon.common.metrics import Metrics
 from pigeon.common.settings import Settings, ensure_secret_key
 from pigeon.gateway.service import Gateway
 from pigeon.storage.database import Database
+from pigeon.worker.runner import WorkerPool
 
 log = structlog.get_logger(__name__)
+
+GATEWAY_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
 @dataclass
@@ -33,16 +37,29 @@ class Runtime:
     metrics: Metrics
     gateway: Gateway | None
     closers: list[object]
+    workers: WorkerPool | None = None
 
     async def start(self) -> None:
         if self.gateway is not None:
             await self.gateway.start()
+        if self.workers is not None:
+            await self.workers.start()
+
+    async def bus_ready(self) -> bool:
+        """Redis answers (always true embedded)."""
+        for closer in self.closers:
+            ping = getattr(closer, "ping", None)
+            if ping is not None and not await ping():
+                return False
+        return True
 
     async def drain(self) -> None:
         if self.gateway is not None:
             await self.gateway.drain()
 
     async def stop(self) -> None:
+        if self.workers is not None:
+            await self.workers.stop()
         if self.gateway is not None:
             await self.gateway.stop()
         for closer in self.closers:
@@ -55,13 +72,17 @@ class Runtime:
 def gateway_id_for(settings: Settings) -> str:
     """The configured gateway id, or one allocated from host, port and randomness."""
     if settings.gateway.gateway_id:
+        if not GATEWAY_ID.match(settings.gateway.gateway_id):
+            raise ValueError("a gateway id is 1-64 letters, digits, '.', '_' or '-'")
         return settings.gateway.gateway_id
     if not settings.clustered:
         return "embedded"
     return f"{socket.gethostname()}-{settings.port}-{secrets.token_hex(3)}"
 
 
-async def build_runtime(settings: Settings, *, with_gateway: bool) -> Runtime:
+async def build_runtime(
+    settings: Settings, *, with_gateway: bool, with_workers: bool = False
+) -> Runtime:
     ensure_secret_key(settings)
     db = Database(
         settings.database_url, pool_size=settings.database.pool_size, echo=settings.database.echo
@@ -83,4 +104,5 @@ async def build_runtime(settings: Settings, *, with_gateway: bool) -> Runtime:
         gateway_id = gateway_id_for(settings)
         settings.gateway.gateway_id = gateway_id
         gateway = Gateway(settings, ctx, queue, gateway_id, metrics)
-    return Runtime(settings, db, ctx, metrics, gateway, closers)
+    workers = WorkerPool(ctx, metrics, settings.worker.only) if with_workers else None
+    return Runtime(settings, db, ctx, metrics, gateway, closers, workers)

@@ -23,6 +23,7 @@ class Delivery(msgspec.Struct, frozen=True):
     close_connection: str | None = None
     close_sessions: list[str] = []
     close_code: int = 0
+    queued_at: int = 0
 
 
 _encoder = msgspec.json.Encoder()

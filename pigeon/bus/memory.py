@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import defaultdict
 from collections.abc import AsyncIterator
 
 from pigeon.bus.delivery import Delivery, Location
+from pigeon.bus.registry import GatewayInfo, RefreshResult
 
 
 class MemoryRegistry:
@@ -14,6 +16,9 @@ class MemoryRegistry:
 
     def __init__(self) -> None:
         self._by_user: dict[int, dict[str, Location]] = defaultdict(dict)
+        self._announced: dict[int, list[str]] = {}
+        self._dirty: dict[int, float] = {}
+        self._gateways: dict[str, GatewayInfo] = {}
 
     async def register(self, user_id: int, location: Location) -> Location | None:
         devices = self._by_user[user_id]
@@ -30,8 +35,8 @@ class MemoryRegistry:
             del self._by_user[user_id]
         return True
 
-    async def refresh(self, entries: list[tuple[int, Location]]) -> None:
-        return None
+    async def refresh(self, entries: list[tuple[int, Location]]) -> RefreshResult:
+        return RefreshResult()
 
     async def locate(self, user_ids: list[int]) -> dict[str, list[int]]:
         found: dict[str, list[int]] = defaultdict(list)
@@ -43,6 +48,48 @@ class MemoryRegistry:
 
     async def devices(self, user_ids: list[int]) -> dict[int, list[str]]:
         return {uid: sorted(self._by_user[uid]) for uid in user_ids if self._by_user.get(uid)}
+
+    async def mark_presence_dirty(self, user_ids: list[int], delay_s: float) -> None:
+        due = time.monotonic() + delay_s
+        for user_id in user_ids:
+            self._dirty[user_id] = min(due, self._dirty.get(user_id, due))
+
+    async def claim_presence_dirty(self, limit: int, lease_s: float) -> list[int]:
+        now = time.monotonic()
+        due = [uid for uid, at in self._dirty.items() if at <= now][:limit]
+        for user_id in due:
+            del self._dirty[user_id]
+        return due
+
+    async def release_presence_dirty(self, user_ids: list[int]) -> None:
+        return None
+
+    async def settle_presence(self, user_id: int) -> list[str] | None:
+        current = sorted(self._by_user.get(user_id, {}))
+        if current == self._announced.get(user_id, []):
+            return None
+        if current:
+            self._announced[user_id] = current
+        else:
+            self._announced.pop(user_id, None)
+        return current
+
+    async def report_gateway(self, info: GatewayInfo) -> bool:
+        known = info.gateway_id in self._gateways
+        self._gateways[info.gateway_id] = info
+        return not known
+
+    async def remove_gateway(self, gateway_id: str) -> None:
+        self._gateways.pop(gateway_id, None)
+
+    async def live_gateways(self) -> list[GatewayInfo]:
+        return list(self._gateways.values())
+
+    async def dead_gateways(self) -> list[str]:
+        return []
+
+    async def sweep_gateway(self, gateway_id: str) -> list[int] | None:
+        return []
 
 
 class MemoryQueue:
@@ -59,5 +106,8 @@ class MemoryQueue:
         while True:
             yield await queue.get()
 
-    def depth(self, gateway_id: str) -> int:
+    async def length(self, gateway_id: str) -> int:
         return self._queues[gateway_id].qsize()
+
+    async def discard(self, gateway_id: str) -> None:
+        self._queues.pop(gateway_id, None)

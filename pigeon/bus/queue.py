@@ -13,4 +13,14 @@ class DeliveryQueue(Protocol):
         """Append to one gateway's queue."""
 
     def consume(self, gateway_id: str) -> AsyncIterator[Delivery]:
-        """Entries for ``gateway_id``, in order, until the consumer stops iterating."""
+        """Entries for ``gateway_id``, in order, until the consumer stops iterating.
+
+        An entry counts as consumed once the consumer asks for the next one (at-least-once:
+        entries taken by a consumer that crashed are handed out again on restart).
+        """
+
+    async def length(self, gateway_id: str) -> int:
+        """Entries waiting in (or taken but not yet finished from) the queue."""
+
+    async def discard(self, gateway_id: str) -> None:
+        """Drop a gateway's queue (the gateway left or died; its users sync on reconnect)."""

@@ -1,26 +1,86 @@
-"""The registry of live connections: which gateway holds each user's devices."""
+"""The registry of live connections: which gateway holds each user's devices.
+
+It also keeps what presence and gateway discovery need, because both are derived from the
+same entries: the presence last announced for each user and the users whose presence may
+have changed (due for settling), and the live gateways with their load.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from pigeon.bus.delivery import Location
+
+
+@dataclass(frozen=True)
+class GatewayInfo:
+    """A gateway as it reports itself: where clients reach it and how busy it is."""
+
+    gateway_id: str
+    url: str
+    connections: int
+    heartbeat_ms: int = 0
+
+
+@dataclass
+class RefreshResult:
+    """What a refresh found: entries it had to re-create (the registry had lost them) and
+    connections another live connection of the same user and device has replaced."""
+
+    recreated: list[int] = field(default_factory=list)
+    superseded: list[tuple[int, Location]] = field(default_factory=list)
 
 
 class Registry(Protocol):
     """Maps users to the gateways (and device kinds) their sockets are on."""
 
     async def register(self, user_id: int, location: Location) -> Location | None:
-        """Record a connection; return the connection it replaces (same user and device)."""
+        """Record a connection; return the live connection it replaces (same user, device)."""
 
     async def unregister(self, user_id: int, location: Location) -> bool:
         """Forget a connection if it is still the registered one; True if it was."""
 
-    async def refresh(self, entries: list[tuple[int, Location]]) -> None:
-        """Keep these (user id, connection) entries alive; entries not refreshed expire."""
+    async def refresh(self, entries: list[tuple[int, Location]]) -> RefreshResult:
+        """Keep these (user id, connection) entries alive, re-creating lost ones; entries
+        not refreshed expire."""
 
     async def locate(self, user_ids: list[int]) -> dict[str, list[int]]:
         """Group the connected ones among ``user_ids`` by gateway id."""
 
     async def devices(self, user_ids: list[int]) -> dict[int, list[str]]:
         """The device kinds each connected user is online with (absent: offline)."""
+
+    # --- presence -----------------------------------------------------------------------
+
+    async def mark_presence_dirty(self, user_ids: list[int], delay_s: float) -> None:
+        """These users' presence may have changed: settle it in ``delay_s`` (earliest wins)."""
+
+    async def claim_presence_dirty(self, limit: int, lease_s: float) -> list[int]:
+        """Take up to ``limit`` users that are due, leased for ``lease_s``."""
+
+    async def release_presence_dirty(self, user_ids: list[int]) -> None:
+        """Done with claimed users (a mark made again meanwhile stays)."""
+
+    async def settle_presence(self, user_id: int) -> list[str] | None:
+        """Atomically compare the user's devices with what was last announced and record
+        them; the new device list if it differs (``[]``: offline), else None."""
+
+    # --- gateways -----------------------------------------------------------------------
+
+    async def report_gateway(self, info: GatewayInfo) -> bool:
+        """Heartbeat of a gateway; True if the registry did not know it (new, swept, or
+        Redis lost its data), so the gateway should re-register its connections."""
+
+    async def remove_gateway(self, gateway_id: str) -> None:
+        """A gateway leaving on purpose: stop sending clients to it."""
+
+    async def live_gateways(self) -> list[GatewayInfo]:
+        """Gateways that reported recently."""
+
+    async def dead_gateways(self) -> list[str]:
+        """Gateways whose last report is older than the liveness timeout."""
+
+    async def sweep_gateway(self, gateway_id: str) -> list[int] | None:
+        """Remove a dead gateway's connection entries and queue; the users whose entries
+        were removed, or None if another sweeper holds this gateway."""

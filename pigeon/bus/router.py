@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from pigeon.bus.delivery import Delivery
 from pigeon.bus.queue import DeliveryQueue
 from pigeon.bus.registry import Registry
+from pigeon.common.clock import now_ms
 from pigeon.common.protocol.codec import encode_server_frame
 from pigeon.common.protocol.frames import ServerFrame
 
@@ -37,7 +38,12 @@ class Router:
         for gateway_id, users in by_gateway.items():
             await self.queue.push(
                 gateway_id,
-                Delivery(frame=encoded, user_ids=users, exclude_connection=exclude_connection),
+                Delivery(
+                    frame=encoded,
+                    user_ids=users,
+                    exclude_connection=exclude_connection,
+                    queued_at=now_ms(),
+                ),
             )
         return len(by_gateway)
 
@@ -52,6 +58,7 @@ class Router:
                 user_ids=[user_id],
                 close_connection=connection_id,
                 close_code=code,
+                queued_at=now_ms(),
             ),
         )
 
@@ -65,6 +72,10 @@ class Router:
             await self.queue.push(
                 gateway_id,
                 Delivery(
-                    frame=encoded, user_ids=[user_id], close_sessions=session_ids, close_code=code
+                    frame=encoded,
+                    user_ids=[user_id],
+                    close_sessions=session_ids,
+                    close_code=code,
+                    queued_at=now_ms(),
                 ),
             )

@@ -30,5 +30,42 @@ class Metrics:
             "pigeon_http_requests", "HTTP API requests", ["status"], registry=r
         )
 
+        self.queue_length = Gauge(
+            "pigeon_queue_length",
+            "Entries waiting in this gateway's delivery queue",
+            registry=r,
+        )
+        self.deliver_seconds = Histogram(
+            "pigeon_deliver_seconds",
+            "Time to hand one queue entry to the local sockets",
+            buckets=(0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1),
+            registry=r,
+        )
+        self.registry_errors = Counter(
+            "pigeon_registry_errors", "Failed registry or queue operations", ["op"], registry=r
+        )
+        self.registry_resyncs = Counter(
+            "pigeon_registry_resyncs",
+            "Times this gateway re-registered its sockets because Redis had lost them",
+            registry=r,
+        )
+        self.worker_items = Counter(
+            "pigeon_worker_items", "Items background workers processed", ["worker"], registry=r
+        )
+        self.worker_failures = Counter(
+            "pigeon_worker_failures",
+            "Background worker crashes (restarted)",
+            ["worker"],
+            registry=r,
+        )
+        self.gateways_swept = Counter(
+            "pigeon_gateways_swept",
+            "Dead gateways whose entries and queue were removed",
+            registry=r,
+        )
+        self.live_gateways = Gauge(
+            "pigeon_live_gateways", "Gateways reporting liveness (seen by this process)", registry=r
+        )
+
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -28,10 +28,39 @@ class DatabaseSettings(BaseModel):
 
 
 class RedisSettings(BaseModel):
-    """Redis for the cluster's registry and queues. Empty ``url`` means the in-process bus."""
+    """Redis for the cluster's registry and queues. Empty ``url`` means the in-process bus.
+
+    ``cluster`` selects the Redis Cluster client. Connection entries live
+    ``registry_ttl_s`` unless their gateway refreshes them; a gateway whose heartbeat is
+    older than ``gateway_ttl_s`` is dead (its entries and queue are swept by a worker).
+    Each gateway queue keeps at most about ``queue_maxlen`` entries and expires when
+    nothing touched it for ``queue_expire_s``.
+    """
 
     url: str = ""
     key_prefix: str = "im"
+    cluster: bool = False
+    registry_ttl_s: float = 60.0
+    gateway_heartbeat_s: float = 2.0
+    gateway_ttl_s: float = 10.0
+    queue_maxlen: int = 50_000
+    queue_expire_s: float = 3600.0
+    queue_batch: int = 200
+
+
+class PresenceSettings(BaseModel):
+    """Online status: an offline is announced only after ``grace_s`` without any device back."""
+
+    grace_s: float = 3.0
+    settle_interval_s: float = 0.25
+    max_query_ids: int = 1000
+
+
+class WorkerSettings(BaseModel):
+    """Background consumers: which ones run (empty: all), and how often the janitor sweeps."""
+
+    only: list[str] = Field(default_factory=list)
+    sweep_interval_s: float = 2.0
 
 
 class AuthSettings(BaseModel):
@@ -94,6 +123,8 @@ class Settings(BaseSettings):
     auth: AuthSettings = Field(default_factory=AuthSettings)
     gateway: GatewaySettings = Field(default_factory=GatewaySettings)
     messaging: MessagingSettings = Field(default_factory=MessagingSettings)
+    presence: PresenceSettings = Field(default_factory=PresenceSettings)
+    worker: WorkerSettings = Field(default_factory=WorkerSettings)
 
     @property
     def database_url(self) -> str:

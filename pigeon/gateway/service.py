@@ -1,26 +1,52 @@
-"""A gateway's lifecycle: consume its queue, keep its registry entries alive, drain on stop."""
+"""A gateway's lifecycle: consume its queue, keep its registry entries alive, drain on stop.
+
+Beside the sockets it runs four loops: the queue consumer, the session ticks (heartbeat
+timeouts), the registry refresh (keeps this gateway's connection entries alive, re-creates
+them when Redis lost them, retries failed unregisters) and the liveness report (url and
+load for discovery; noticing Redis lost its data, the gateway re-registers at once and
+sends its clients ``notice`` frames for conversations that moved meanwhile).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 import time
+from collections.abc import Awaitable
 
 import structlog
 
+from pigeon.actions import presence
 from pigeon.actions.context import Context
+from pigeon.actions.resync import missed_activity
 from pigeon.bus.delivery import Location
 from pigeon.bus.queue import DeliveryQueue
+from pigeon.bus.registry import GatewayInfo
+from pigeon.common.clock import now_ms
 from pigeon.common.metrics import Metrics
 from pigeon.common.protocol.closecodes import CloseCode
 from pigeon.common.protocol.codec import encode_server_frame
-from pigeon.common.protocol.frames import KickedFrame, ReconnectFrame
+from pigeon.common.protocol.frames import KickedFrame, NoticeFrame, ReconnectFrame
 from pigeon.common.protocol.session import Close, SessionLimits
 from pigeon.common.settings import Settings
 from pigeon.gateway.connection import Connection
 from pigeon.gateway.hub import Hub
 
 log = structlog.get_logger(__name__)
+
+# Notices after a loss of pushes cover messages stored this long before trouble was seen.
+RESYNC_SLACK_MS = 15_000
+
+
+def public_url_for(settings: Settings) -> str:
+    """Where clients reach this gateway's WebSocket (``gateway.public_url`` if set)."""
+    if settings.gateway.public_url:
+        return settings.gateway.public_url
+    host = settings.host
+    if host in ("0.0.0.0", "::", ""):
+        host = socket.gethostname()
+    return f"ws://{host}:{settings.port}/ws"
 
 
 def session_limits(settings: Settings) -> SessionLimits:
@@ -56,14 +82,22 @@ class Gateway:
         self.hub = Hub(gateway_id)
         self.sockets: set[Connection] = set()
         self.draining = False
+        # Embedded, clients use the URL they reached the API with; in a cluster, this one.
+        self.public_url = public_url_for(settings) if settings.clustered else ""
+        self.public_url = settings.gateway.public_url or self.public_url
         self._all_closed = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+        self._background: set[asyncio.Task[None]] = set()
+        self._unregister_later: list[tuple[int, Location]] = []
+        self._refresh_now = asyncio.Event()
+        self._trouble_since: int | None = None
 
     async def start(self) -> None:
         self._tasks = [
             asyncio.create_task(self._consume(), name="gateway-consume"),
             asyncio.create_task(self._tick(), name="gateway-tick"),
             asyncio.create_task(self._refresh_registry(), name="gateway-registry"),
+            asyncio.create_task(self._report(), name="gateway-report"),
         ]
         log.info("gateway_started", gateway_id=self.gateway_id)
 
@@ -78,7 +112,14 @@ class Gateway:
         if local is not None:
             local.close(CloseCode.REPLACED, "logged in elsewhere", kicked)
         location = Location(self.gateway_id, connection.device, connection.id)
-        previous = await self.ctx.registry.register(connection.user_id, location)
+        try:
+            previous = await self.ctx.registry.register(connection.user_id, location)
+        except Exception:
+            # The socket works locally; the next refresh registers it once Redis is back.
+            log.exception("registry_register_failed", user=connection.user_id)
+            self.metrics.registry_errors.labels("register").inc()
+            self._trouble(now_ms())
+            previous = None
         self.metrics.connections.set(self.hub.count())
         if (
             previous is not None
@@ -92,6 +133,7 @@ class Gateway:
                 KickedFrame(reason="logged_in_elsewhere"),
                 CloseCode.REPLACED,
             )
+        self._spawn(presence.connection_opened(self.ctx, connection.user_id))
         log.info(
             "socket_authenticated",
             user=connection.user_id,
@@ -102,15 +144,40 @@ class Gateway:
     async def forget(self, connection: Connection) -> None:
         if self.hub.detach(connection):
             location = Location(self.gateway_id, connection.device, connection.id)
-            try:
-                await self.ctx.registry.unregister(connection.user_id, location)
-            except Exception:
-                log.exception("registry_unregister_failed", user=connection.user_id)
+            await self._unregister(connection.user_id, location)
         self.metrics.connections.set(self.hub.count())
+
+    async def _unregister(self, user_id: int, location: Location) -> None:
+        try:
+            if await self.ctx.registry.unregister(user_id, location):
+                await presence.connection_closed(self.ctx, user_id)
+        except Exception:
+            log.exception("registry_unregister_failed", user=user_id)
+            self.metrics.registry_errors.labels("unregister").inc()
+            self._unregister_later.append((user_id, location))
+
+    def _spawn(self, work: Awaitable[object]) -> None:
+        async def run() -> None:
+            try:
+                await work
+            except Exception:
+                log.exception("gateway_background_failed")
+
+        task = asyncio.create_task(run())
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    def _trouble(self, at_ms: int) -> None:
+        if self._trouble_since is None:
+            self._trouble_since = at_ms
 
     async def drain(self, grace_s: float = 5.0) -> None:
         """Stop taking sockets, ask clients to reconnect elsewhere, flush what is queued."""
         self.draining = True
+        # First stop sending new clients here, then hand what is queued to the sockets.
+        with contextlib.suppress(Exception):
+            await self.ctx.registry.remove_gateway(self.gateway_id)
+        await self._settle_queue()
         farewell = encode_server_frame(ReconnectFrame(reason="server_shutdown"))
         for connection in list(self.sockets):
             connection.close(CloseCode.SERVICE_RESTART, "server shutdown", farewell)
@@ -123,23 +190,55 @@ class Gateway:
         if self.draining and not self.sockets:
             self._all_closed.set()
 
+    async def _settle_queue(self, limit_s: float = 2.0) -> None:
+        """Give the consumer a moment to empty this gateway's queue."""
+        deadline = time.monotonic() + limit_s
+        while time.monotonic() < deadline:
+            try:
+                if await self.queue.length(self.gateway_id) == 0:
+                    return
+            except Exception:
+                return
+            await asyncio.sleep(0.05)
+
     async def stop(self) -> None:
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+        # Anything still registered here is gone with this process.
+        for connection in list(self.hub.connections()):
+            self.hub.detach(connection)
+            location = Location(self.gateway_id, connection.device, connection.id)
+            with contextlib.suppress(Exception):
+                await self._unregister(connection.user_id, location)
+        for task in list(self._background):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await asyncio.wait_for(task, 2)
+        if self.draining:
+            with contextlib.suppress(Exception):
+                await self.queue.discard(self.gateway_id)
+        with contextlib.suppress(Exception):
+            await self.ctx.registry.remove_gateway(self.gateway_id)
 
     async def _consume(self) -> None:
         while True:
             try:
                 async for delivery in self.queue.consume(self.gateway_id):
+                    started = time.perf_counter()
                     self.hub.deliver(delivery)
+                    self.metrics.deliver_seconds.observe(time.perf_counter() - started)
                     self.metrics.deliveries.inc()
+                    if delivery.queued_at:
+                        lag = max(0, now_ms() - delivery.queued_at) / 1000
+                        self.metrics.queue_lag.observe(lag)
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                log.exception("queue_consume_failed", gateway_id=self.gateway_id)
+            except Exception as exc:
+                log.warning("queue_consume_failed", gateway_id=self.gateway_id, error=repr(exc))
+                self.metrics.registry_errors.labels("consume").inc()
+                self._trouble(now_ms())
                 await asyncio.sleep(1)
 
     async def _tick(self) -> None:
@@ -153,14 +252,80 @@ class Gateway:
                         connection.close(action.code, action.reason)
 
     async def _refresh_registry(self) -> None:
-        interval = max(1.0, self.settings.gateway.heartbeat_interval_s)
+        interval = max(0.5, self.settings.redis.registry_ttl_s / 3)
         while True:
-            await asyncio.sleep(interval)
-            entries = [
-                (c.user_id, Location(self.gateway_id, c.device, c.id))
-                for c in self.hub.connections()
-            ]
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._refresh_now.wait(), interval)
+            self._refresh_now.clear()
             try:
-                await self.ctx.registry.refresh(entries)
-            except Exception:
-                log.exception("registry_refresh_failed", gateway_id=self.gateway_id)
+                await self.refresh_registry()
+            except Exception as exc:
+                log.warning("registry_refresh_failed", gateway_id=self.gateway_id, error=repr(exc))
+                self.metrics.registry_errors.labels("refresh").inc()
+                self._trouble(now_ms())
+
+    async def refresh_registry(self) -> None:
+        """Keep this gateway's entries alive; re-create lost ones; retry failed removals."""
+        retry, self._unregister_later = self._unregister_later, []
+        for user_id, location in retry:
+            await self._unregister(user_id, location)
+        entries = [
+            (c.user_id, Location(self.gateway_id, c.device, c.id))
+            for c in self.hub.connections()
+            if not c.closing
+        ]
+        result = await self.ctx.registry.refresh(entries)
+        if result.recreated:
+            log.info("registry_entries_recreated", count=len(result.recreated))
+            await presence.settle_presence(self.ctx, sorted(set(result.recreated)))
+        if result.superseded:
+            kicked = encode_server_frame(KickedFrame(reason="logged_in_elsewhere"))
+            replaced = {loc.connection_id for _uid, loc in result.superseded}
+            for connection in list(self.hub.connections()):
+                if connection.id in replaced:
+                    connection.close(CloseCode.REPLACED, "logged in elsewhere", kicked)
+
+    async def _report(self) -> None:
+        """Heartbeat to the registry: liveness, URL and load, for discovery and sweeping."""
+        interval = self.settings.redis.gateway_heartbeat_s
+        first = True
+        while True:
+            info = GatewayInfo(self.gateway_id, self.public_url, self.hub.count())
+            try:
+                if not self.draining:
+                    unknown = await self.ctx.registry.report_gateway(info)
+                    if unknown and not first:
+                        # Redis forgot us (flushed, restarted, or we were swept as dead).
+                        log.warning("registry_lost_this_gateway", gateway_id=self.gateway_id)
+                        self.metrics.registry_resyncs.inc()
+                        self._trouble(now_ms() - int(interval * 1000))
+                    first = False
+                    length = await self.queue.length(self.gateway_id)
+                    self.metrics.queue_length.set(length)
+                if self._trouble_since is not None:
+                    since, self._trouble_since = self._trouble_since, None
+                    await self.refresh_registry()
+                    await self._send_resync_notices(since - RESYNC_SLACK_MS)
+            except Exception as exc:
+                log.warning("gateway_report_failed", gateway_id=self.gateway_id, error=repr(exc))
+                self.metrics.registry_errors.labels("report").inc()
+                self._trouble(now_ms() - int(interval * 1000))
+            await asyncio.sleep(interval)
+
+    async def _send_resync_notices(self, since_ms: int) -> None:
+        """Pushes may have been lost: tell local sockets which conversations moved on."""
+        by_user: dict[int, list[Connection]] = {}
+        for connection in self.hub.connections():
+            by_user.setdefault(connection.user_id, []).append(connection)
+        if not by_user:
+            return
+        activity = await missed_activity(self.ctx, sorted(by_user), since_ms)
+        sent = 0
+        for user_id, conversations in activity.items():
+            for conversation_id, last_seq in conversations:
+                frame = encode_server_frame(
+                    NoticeFrame(conversation_id=conversation_id, last_seq=last_seq)
+                )
+                for connection in by_user.get(user_id, []):
+                    sent += connection.send(frame)
+        log.info("resync_notices_sent", gateway_id=self.gateway_id, notices=sent)

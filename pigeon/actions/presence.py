@@ -1,0 +1,103 @@
+"""Presence: a user is online while any of their devices is connected, per device kind.
+
+Friends hear of changes as ``presence`` frames. Changes are settled, not broadcast as they
+happen: a connect is settled at once (friends see "online" immediately); a disconnect marks
+the user dirty and is settled after ``presence.grace_s``, so a quick reconnect (a flaky
+network, a page reload, moving to another gateway) announces nothing. Settling compares the
+user's live devices with what was last announced, atomically in the registry, so any number
+of gateways and workers may settle the same user and friends hear each change once. Work
+grows with the number of changes, never with users x friends per heartbeat.
+
+A gateway that dies leaves entries that a worker sweeps (``pigeon.worker.janitor``); their
+users are marked dirty and settled like any disconnect.
+"""
+
+from __future__ import annotations
+
+import structlog
+
+from pigeon.actions.context import Context
+from pigeon.common.errors import InvalidRequest
+from pigeon.common.models import DeviceKind
+from pigeon.common.protocol.frames import PresenceFrame
+from pigeon.storage import presence as store
+
+log = structlog.get_logger(__name__)
+
+LEASE_S = 30.0
+
+
+async def connection_opened(ctx: Context, user_id: int) -> None:
+    """A socket of ``user_id`` was registered: announce what changed now."""
+    await settle_presence(ctx, [user_id])
+
+
+async def connection_closed(ctx: Context, user_id: int) -> None:
+    """A socket of ``user_id`` went away: settle after the grace period."""
+    await ctx.registry.mark_presence_dirty([user_id], ctx.settings.presence.grace_s)
+
+
+async def connections_lost(ctx: Context, user_ids: list[int]) -> None:
+    """Entries removed by a sweep (their gateway died): settle as soon as possible."""
+    await ctx.registry.mark_presence_dirty(user_ids, 0.0)
+
+
+async def settle_presence(ctx: Context, user_ids: list[int]) -> int:
+    """Announce to friends the users whose devices differ from the last announcement."""
+    changed: dict[int, list[str]] = {}
+    for user_id in user_ids:
+        devices = await ctx.registry.settle_presence(user_id)
+        if devices is not None:
+            changed[user_id] = devices
+    if not changed:
+        return 0
+    async with ctx.db.read() as conn:
+        friends = await store.friends_of(conn, list(changed))
+    for user_id, devices in changed.items():
+        log.info("presence_changed", user=user_id, devices=devices)
+        audience = friends.get(user_id)
+        if not audience:
+            continue
+        frame = PresenceFrame(user_id=user_id, online=bool(devices), devices=_kinds(devices))
+        try:
+            await ctx.router.push(frame, audience)
+        except Exception:
+            log.exception("presence_push_failed", user=user_id)
+    return len(changed)
+
+
+async def settle_due(ctx: Context, limit: int = 500) -> int:
+    """Settle the users whose presence marks are due; how many were taken."""
+    user_ids = await ctx.registry.claim_presence_dirty(limit, LEASE_S)
+    if not user_ids:
+        return 0
+    await settle_presence(ctx, user_ids)
+    await ctx.registry.release_presence_dirty(user_ids)
+    return len(user_ids)
+
+
+async def online_devices(ctx: Context, user_ids: list[int]) -> dict[int, list[str]]:
+    """Device kinds each user is connected with right now (absent: offline)."""
+    return await ctx.registry.devices(user_ids)
+
+
+async def query_presence(
+    ctx: Context, viewer_id: int, user_ids: list[int]
+) -> dict[int, tuple[bool, list[DeviceKind]]]:
+    """Presence of the viewer's friends (and the viewer) among ``user_ids``.
+
+    Other users are left out: whether someone is online is for their friends to know.
+    """
+    wanted = list(dict.fromkeys(user_ids))
+    if len(wanted) > ctx.settings.presence.max_query_ids:
+        raise InvalidRequest(f"ask for at most {ctx.settings.presence.max_query_ids} users")
+    async with ctx.db.read() as conn:
+        visible = await store.friends_among(conn, viewer_id, wanted)
+    if viewer_id in wanted:
+        visible.add(viewer_id)
+    devices = await online_devices(ctx, sorted(visible))
+    return {uid: (bool(devices.get(uid)), _kinds(devices.get(uid, []))) for uid in sorted(visible)}
+
+
+def _kinds(devices: list[str]) -> list[DeviceKind]:
+    return [d for d in devices if d in ("web", "desktop", "mobile")]  # type: ignore[misc]
