@@ -6,6 +6,7 @@ status, the gateway sends it in an ``error`` frame. The tree::
     PigeonError (internal, 500)
     ├── InvalidRequest (invalid_request, 422)
     │   ├── WeakPassword (weak_password, 422)
+    │   ├── InvalidImage (invalid_image, 422)
     │   └── PayloadTooLarge (payload_too_large, 413)
     ├── Unauthorized (unauthorized, 401)
     │   ├── WrongPassword (wrong_password, 401)
@@ -49,6 +50,10 @@ class InvalidRequest(PigeonError):
 
 class WeakPassword(InvalidRequest):
     code, default_message = "weak_password", "the password is too weak"
+
+
+class InvalidImage(InvalidRequest):
+    code, default_message = "invalid_image", "not a readable image"
 
 
 class PayloadTooLarge(InvalidRequest):

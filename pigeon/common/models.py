@@ -117,3 +117,17 @@ class GroupMember(Model):
     role: GroupRole
     alias: str
     joined_at: int
+
+
+class Upload(Model):
+    """A stored upload. ``url`` is unguessable: whoever has it may fetch the file."""
+
+    id: str
+    kind: Literal["image", "file", "voice"]
+    name: str
+    mime: str
+    size: int
+    url: str
+    thumb_url: str | None = None
+    width: int | None = None
+    height: int | None = None

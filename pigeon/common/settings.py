@@ -82,8 +82,8 @@ class GatewaySettings(BaseModel):
     heartbeat_interval_s: float = 25.0
     heartbeat_timeout_s: float = 60.0
     max_frame_bytes: int = 64 * 1024
-    rate_per_s: float = 20.0
-    rate_burst: int = 60
+    rate_per_s: float = 30.0
+    rate_burst: int = 200
     max_bad_frames: int = 20
     send_queue_frames: int = 1000
 
@@ -103,6 +103,16 @@ class MessagingSettings(BaseModel):
     hot_group_threshold: int = 500
     new_members_see_history: bool = False
     page_limit_max: int = 200
+
+
+class UploadSettings(BaseModel):
+    """Images, files and voice clips. Empty ``directory`` means ``<data_dir>/uploads``;
+    in a cluster every API server must see the same directory (a shared volume)."""
+
+    directory: Path | None = None
+    max_bytes: int = 25 * 1024 * 1024
+    max_image_pixels: int = 40_000_000
+    thumbnail_px: int = 320
 
 
 class Settings(BaseSettings):
@@ -125,6 +135,7 @@ class Settings(BaseSettings):
     messaging: MessagingSettings = Field(default_factory=MessagingSettings)
     presence: PresenceSettings = Field(default_factory=PresenceSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
+    uploads: UploadSettings = Field(default_factory=UploadSettings)
 
     @property
     def database_url(self) -> str:
@@ -132,6 +143,10 @@ class Settings(BaseSettings):
         if self.database.url:
             return self.database.url
         return f"sqlite+aiosqlite:///{self.data_dir.resolve() / 'pigeon.db'}"
+
+    @property
+    def upload_dir(self) -> Path:
+        return self.uploads.directory or self.data_dir / "uploads"
 
     @property
     def clustered(self) -> bool:

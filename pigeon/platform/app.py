@@ -15,6 +15,9 @@ from pigeon.gateway.endpoint import serve_socket
 from pigeon.platform.errors import error_response, install_error_handlers
 from pigeon.platform.limits import BodyLimit
 from pigeon.platform.routes import auth, conversations, friends, groups, users
+from pigeon.platform.routes import gateway as gateway_routes
+from pigeon.platform.routes import presence as presence_routes
+from pigeon.platform.routes import uploads as upload_routes
 from pigeon.runtime import Runtime
 
 API_PREFIX = "/api/v1"
@@ -48,6 +51,10 @@ def create_app(runtime: Runtime, *, with_api: bool = True) -> FastAPI:
     if with_api:
         for module in (auth, users, conversations, friends, groups):
             app.include_router(module.router, prefix=API_PREFIX)
+        for module in (gateway_routes, presence_routes):
+            app.include_router(module.router, prefix=API_PREFIX)
+        app.include_router(upload_routes.router, prefix=API_PREFIX)
+        app.include_router(upload_routes.files_router)
     if runtime.gateway is not None:
         gateway = runtime.gateway
 
@@ -58,7 +65,10 @@ def create_app(runtime: Runtime, *, with_api: bool = True) -> FastAPI:
     if with_api:
         _refuse_unknown_api_paths(app)
         _serve_web_client(app, runtime.settings.web_dir)
-    app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)
+    upload_limit = runtime.settings.uploads.max_bytes + 64 * 1024
+    app.add_middleware(
+        BodyLimit, max_bytes=MAX_BODY_BYTES, larger={API_PREFIX + "/uploads": upload_limit}
+    )
     return app
 
 
@@ -70,12 +80,15 @@ def _add_operations(app: FastAPI, runtime: Runtime) -> None:
 
     @app.get("/readyz", tags=["operations"], include_in_schema=False)
     async def readyz() -> Response:
-        """Readiness: the database answers and the gateway (if any) is not draining."""
+        """Readiness: the database and Redis (if any) answer and the gateway (if any) is
+        not draining."""
         try:
             async with runtime.db.read() as conn:
                 await conn.exec_driver_sql("SELECT 1")
         except Exception:
             return error_response(503, "unavailable", "database unreachable")
+        if not await runtime.bus_ready():
+            return error_response(503, "unavailable", "redis unreachable")
         if runtime.gateway is not None and runtime.gateway.draining:
             return error_response(503, "unavailable", "draining")
         return JSONResponse({"status": "ready"})
@@ -126,7 +139,7 @@ def _serve_web_client(app: FastAPI, configured: Path | None) -> None:
     @app.get("/{path:path}", include_in_schema=False)
     async def web_client(path: str) -> Response:
         """Files of the built client; any other path is a client route: serve index.html."""
-        if path.startswith(("api/", "ws")):
+        if path.startswith(("api/", "ws", "files/")):
             return error_response(404, "not_found", "no such endpoint")
         candidate = (web_dir / path).resolve()
         if path and candidate.is_file() and candidate.is_relative_to(web_dir.resolve()):

@@ -1,0 +1,121 @@
+"""Uploads: store an image (with its size and a thumbnail), a file or a voice clip."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import secrets
+from pathlib import Path
+from typing import BinaryIO, Literal
+
+from pigeon.actions.context import Context
+from pigeon.common.clock import now_ms
+from pigeon.common.errors import InvalidRequest, NotFound, PayloadTooLarge
+from pigeon.common.media import AUDIO_MIMES, inspect_image
+from pigeon.common.models import Upload
+from pigeon.storage import uploads as store
+from pigeon.storage.files import FileStore
+
+UploadKind = Literal["image", "file", "voice"]
+
+
+def file_store(ctx: Context) -> FileStore:
+    return FileStore(ctx.settings.upload_dir)
+
+
+async def store_upload(
+    ctx: Context,
+    owner_id: int,
+    kind: UploadKind,
+    name: str,
+    content_type: str,
+    source: BinaryIO,
+) -> Upload:
+    """Keep an uploaded file; images are decoded and thumbnailed, or refused."""
+    name = (Path(name).name or "file")[:255]
+    upload_id = secrets.token_hex(16)
+    files = file_store(ctx)
+    limits = ctx.settings.uploads
+    path = await asyncio.to_thread(files.save, upload_id, source)
+    try:
+        size = path.stat().st_size
+        if size == 0:
+            raise InvalidRequest("the file is empty")
+        if size > limits.max_bytes:
+            raise PayloadTooLarge(f"uploads are limited to {limits.max_bytes} bytes")
+        width = height = None
+        mime = content_type.split(";")[0].strip().lower() or "application/octet-stream"
+        if kind == "image":
+            info = await asyncio.to_thread(
+                inspect_image, path, limits.max_image_pixels, limits.thumbnail_px
+            )
+            await asyncio.to_thread(files.save_bytes, upload_id, info.thumbnail, thumbnail=True)
+            mime, width, height = info.mime, info.width, info.height
+        elif kind == "voice" and mime not in AUDIO_MIMES:
+            raise InvalidRequest(f"voice clips must be one of {', '.join(sorted(AUDIO_MIMES))}")
+        digest = await asyncio.to_thread(_sha256, path)
+        async with ctx.transaction() as (conn, _):
+            await store.insert_upload(
+                conn,
+                id=upload_id,
+                owner_id=owner_id,
+                kind=kind,
+                name=name,
+                mime=mime[:127],
+                size=size,
+                sha256=digest,
+                width=width,
+                height=height,
+                has_thumbnail=kind == "image",
+                created_at=now_ms(),
+            )
+    except BaseException:
+        files.remove(upload_id)
+        raise
+    return _describe(upload_id, kind, name, mime, size, width, height)
+
+
+async def find_upload(ctx: Context, upload_id: str) -> tuple[Upload, Path, Path | None]:
+    """The record and paths of an upload, for serving it."""
+    if len(upload_id) != 32 or not all(c in "0123456789abcdef" for c in upload_id):
+        raise NotFound("no such file")
+    async with ctx.db.read() as conn:
+        row = await store.find_upload(conn, upload_id)
+    if row is None:
+        raise NotFound("no such file")
+    files = file_store(ctx)
+    upload = _describe(
+        row["id"], row["kind"], row["name"], row["mime"], row["size"], row["width"], row["height"]
+    )
+    thumbnail = files.path(upload_id, thumbnail=True) if row["has_thumbnail"] else None
+    return upload, files.path(upload_id), thumbnail
+
+
+def _describe(
+    upload_id: str,
+    kind: str,
+    name: str,
+    mime: str,
+    size: int,
+    width: int | None,
+    height: int | None,
+) -> Upload:
+    return Upload(
+        id=upload_id,
+        kind=kind,
+        name=name,
+        mime=mime,
+        size=size,
+        url=f"/files/{upload_id}",
+        thumb_url=f"/files/{upload_id}/thumbnail" if kind == "image" else None,
+        width=width,
+        height=height,
+    )
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as source:
+        while chunk := source.read(1024 * 1024):
+            digest.update(chunk)
+    return digest.hexdigest()
