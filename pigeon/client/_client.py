@@ -46,6 +46,8 @@ class PigeonClient:
         self.base_url = base_url.rstrip("/")
         self.device = device
         self.ws_url = ws_url or self.base_url.replace("http", "ws", 1) + "/ws"
+        # Without a fixed ws_url, and after losing a gateway, ask the API for a live one.
+        self._discover = ws_url is None
         self.send_timeout = send_timeout
         self.send_attempts = send_attempts
         self.user_id = 0
@@ -205,10 +207,19 @@ class PigeonClient:
             if self._closed or self.kicked:
                 return
             self.reconnects += 1
+            self._discover = True
             await asyncio.sleep(delay * (0.5 + random.random()))  # noqa: S311 - jitter
             delay = min(delay * 2, 5.0)
 
+    async def _find_gateway(self) -> None:
+        """``GET /gateway``: the WebSocket URL of a live gateway (kept if the API fails)."""
+        with contextlib.suppress(httpx.HTTPError, ApiError, KeyError, ValueError):
+            found = await self.request("GET", "/gateway")
+            self.ws_url = str(found["url"])
+
     async def _session(self) -> None:
+        if self._discover:
+            await self._find_gateway()
         ws = await self._ws_connect(self.ws_url)
         self._ws = ws
         try:
