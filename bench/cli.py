@@ -242,6 +242,8 @@ def add_load_args(parser: argparse.ArgumentParser) -> None:
 def add_cluster_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--gateways", type=int, default=2)
     parser.add_argument("--platforms", type=int, default=1)
+    parser.add_argument("--cluster-workers", type=int, default=1,
+                        help="background worker processes in the cluster")
     parser.add_argument("--pg-url", default="postgresql://postgres@127.0.0.1:5432/postgres",
                         help="PostgreSQL server where a fresh database is created per run")
     parser.add_argument("--redis", default="redis://127.0.0.1:6379",
@@ -274,6 +276,7 @@ def cluster_options(args: argparse.Namespace) -> ClusterOptions:
     return ClusterOptions(
         gateways=args.gateways,
         platforms=args.platforms,
+        workers=args.cluster_workers,
         pg_url=args.pg_url,
         redis_url=args.redis,
         keep_db=args.keep_db,
@@ -351,16 +354,26 @@ def run_all(
     rated = None
     if args.rate_check and opts.rate is None:
         rated = LoadOptions(**{**opts.__dict__, "rate": args.rate_check})
-    runs.append(run_private(opts, "embedded", None, cluster_options(args), scratch, run_id))
-    if rated:
-        runs.append(run_private(rated, "embedded", None, cluster_options(args), scratch, run_id))
-    extra: dict[str, Any] = {}
     copts = cluster_options(args)
+
+    def attempt(o: LoadOptions, mode: str) -> None:
+        try:
+            runs.append(run_private(o, mode, None, copts, scratch, run_id))
+        except (ServerError, RunError, SetupError) as exc:
+            print(f"\n!!! {label_for(mode, o)}: {exc}", file=sys.stderr)
+            failed = RunFigures(label=label_for(mode, o), duration=o.duration, config=o.describe())
+            failed.worker_errors.append(f"could not run: {exc}")
+            runs.append(failed)
+
+    attempt(opts, "embedded")
+    if rated:
+        attempt(rated, "embedded")
+    extra: dict[str, Any] = {}
     reason = "skipped (--no-cluster)" if args.no_cluster else cluster_available(copts)
     if reason is None:
-        runs.append(run_private(opts, "cluster", None, copts, scratch, run_id))
+        attempt(opts, "cluster")
         if rated:
-            runs.append(run_private(rated, "cluster", None, copts, scratch, run_id))
+            attempt(rated, "cluster")
     else:
         print(f"cluster mode not measured: {reason}", file=sys.stderr)
         extra["cluster_skipped"] = reason

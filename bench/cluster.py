@@ -26,6 +26,7 @@ class ClusterOptions:
     pg_url: str = "postgresql://postgres@127.0.0.1:5432/postgres"
     redis_url: str = "redis://127.0.0.1:6379"
     keep_db: bool = False
+    workers: int = 1
     env: tuple[tuple[str, str], ...] = ()
 
 
@@ -43,6 +44,7 @@ class RunningCluster:
         return {
             "gateways": self.opts.gateways,
             "platforms": self.opts.platforms,
+            "workers": self.opts.workers,
             "api": self.api,
             "gateway_urls": self.gateways,
             "database": self.database,
@@ -140,16 +142,28 @@ def redis_db_url(redis_url: str, db: int) -> str:
     return urlunsplit((parts.scheme, parts.netloc, f"/{db}", parts.query, ""))
 
 
-def launcher_argv(opts: ClusterOptions, db_url: str, redis_url: str, help_text: str) -> list[str]:
+def launcher_argv(
+    opts: ClusterOptions, db_url: str, redis_url: str, scratch: Path, help_text: str
+) -> list[str]:
+    """The launcher's command line, using only the flags its ``--help`` shows."""
     argv = [sys.executable, "-m", "pigeon", "cluster"]
     argv += ["--gateways", str(opts.gateways)]
     if "--platforms" in help_text:
         argv += ["--platforms", str(opts.platforms)]
     elif "--api-servers" in help_text:
         argv += ["--api-servers", str(opts.platforms)]
+    if "--workers" in help_text:
+        argv += ["--workers", str(opts.workers)]
     argv += ["--database-url", db_url, "--redis-url", redis_url]
-    if "--host" in help_text:
-        argv += ["--host", "127.0.0.1"]
+    optional = {
+        "--host": "127.0.0.1",
+        "--port": "0",
+        "--data-dir": str(scratch / "cluster-data"),
+        "--log-dir": str(scratch / "cluster-logs"),
+    }
+    for flag, value in optional.items():
+        if flag in help_text:
+            argv += [flag, value]
     return argv
 
 
@@ -161,7 +175,7 @@ def start_cluster(opts: ClusterOptions, scratch: Path) -> RunningCluster:
     redis_db = pick_redis_db(opts.redis_url)
     argv = launcher_argv(
         opts, database_url(opts.pg_url, database), redis_db_url(opts.redis_url, redis_db),
-        help_text,
+        scratch, help_text,
     )
     proc = ManagedProcess(
         "pigeon cluster", argv, scratch / "pigeon-cluster.log", env={**SERVER_ENV, **dict(opts.env)}
@@ -186,8 +200,10 @@ def wait_for_urls(
     while time.monotonic() < deadline:
         if not proc.alive():
             raise proc.fail(f"exited with code {proc.proc.returncode}")
-        api, gateways = parse_urls(proc.log_tail(400))
-        if api and len(gateways) >= opts.gateways:
+        text = proc.log_tail(400)
+        api, gateways = parse_urls(text)
+        ready = "ready" in text.lower()
+        if api and len(gateways) >= opts.gateways and ready:
             return api, gateways
         time.sleep(0.3)
     raise proc.fail(f"did not print an API URL and {opts.gateways} gateway URLs in {timeout:.0f}s")
@@ -208,6 +224,6 @@ def parse_urls(text: str) -> tuple[str | None, list[str]]:
                 ws = ws if ws.endswith("/ws") else ws + "/ws"
                 if ws not in gateways:
                     gateways.append(ws)
-            elif api is None and ("platform" in lowered or "api" in lowered):
+            elif api is None and ("platform" in lowered or "api server" in lowered):
                 api = url.rstrip("/").removesuffix("/api/v1")
     return api, gateways
