@@ -1,6 +1,6 @@
 // Test harness: starts a real Pigeon server and headless Chromium for the end-to-end tests.
 import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync, existsSync, mkdirSync } from "node:fs";
+import { mkdtempSync, rmSync, existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -58,6 +58,10 @@ export async function startServer() {
     port,
     log: () => log,
     async stop() {
+      try {
+        mkdirSync(join(WEB_DIR, "test-results"), { recursive: true });
+        writeFileSync(join(WEB_DIR, "test-results", "pigeon-server.log"), log);
+      } catch { /* best effort */ }
       if (!exited) {
         proc.kill("SIGTERM");
         const t = Date.now();
