@@ -31,13 +31,26 @@ async def expect_event(
 
 
 async def no_frame(client: PigeonClient, kind: str, wait: float = 0.3, **fields: Any) -> bool:
-    """True if no frame of ``kind`` (with these fields) arrives within ``wait`` seconds."""
+    """True if no frame of ``kind`` (with these fields) is waiting or arrives within
+    ``wait`` seconds. Frames taken by an earlier ``wait_for`` do not count, so call it for
+    ``event``, ``typing``, ``read``... after taking the expected ones; for messages use
+    :func:`no_message`."""
+    assert kind != "message", "message frames stay in the backlog: use no_message"
 
     def match(frame: Frame) -> bool:
         return frame.get("type") == kind and all(frame.get(k) == v for k, v in fields.items())
 
     try:
         await client.wait_for(match, timeout=wait)
+    except TimeoutError:
+        return True
+    return False
+
+
+async def no_message(client: PigeonClient, wait: float = 0.3) -> bool:
+    """True if no new message (from someone else) reaches the client within ``wait``."""
+    try:
+        await client.next_message(timeout=wait)
     except TimeoutError:
         return True
     return False

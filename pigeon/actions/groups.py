@@ -476,12 +476,12 @@ async def set_admin(
     ctx: Context, user_id: int, group_id: int, target_id: int, *, admin: bool
 ) -> None:
     """The owner makes a member an admin, or an admin a member again."""
-    if target_id == user_id:
-        raise InvalidRequest("the owner's role cannot change this way")
     change = Change(by=user_id)
     async with ctx.transaction() as (conn, _):
         _group, role = await _load(conn, group_id, user_id)
         check_is_owner(role)
+        if target_id == user_id:
+            raise InvalidRequest("the owner's role cannot change this way")
         current = await _target_role(conn, group_id, target_id)
         if not admin and current != "admin":
             raise NotFound("that member is not an admin")

@@ -7,7 +7,7 @@ import pytest
 
 from pigeon.client import ApiError, PigeonClient
 from tests.conftest import MakeClient
-from tests.helpers import expect_event, make_friends, no_frame
+from tests.helpers import expect_event, make_friends, no_frame, no_message
 
 pytestmark = pytest.mark.asyncio
 
@@ -96,7 +96,7 @@ async def test_private_messages_need_friendship(make_client: MakeClient) -> None
     assert (error.status, error.code) == (403, "not_friends")
     error = await refused(alice, "POST", "/conversations/private", json={"user_id": bob.user_id})
     assert (error.status, error.code) == (403, "not_friends")
-    assert await no_frame(bob, "message")
+    assert await no_message(bob)
 
 
 async def test_decline_and_cancel_reach_both_sides(make_client: MakeClient) -> None:
@@ -270,7 +270,7 @@ async def test_a_blocked_user_cannot_message_request_or_add_you(make_client: Mak
         bob, "POST", "/groups", json={"name": "g", "member_ids": [alice.user_id, carol.user_id]}
     )
     assert (error.status, error.code) == (403, "blocked")
-    assert await no_frame(alice, "message")
+    assert await no_message(alice)
 
     await alice.request("DELETE", f"/blocks/{bob.user_id}")
     assert (await expect_event(alice, "user_unblocked"))["user_id"] == bob.user_id
