@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from pigeon.actions.context import Context, Outbox
 from pigeon.actions.conversations import check_can_message, require_member, require_open
+from pigeon.actions.deliveries import note_fetched
 from pigeon.actions.fanout import fan_out_message, is_hot, push_to_group
 from pigeon.common.clock import now_ms
 from pigeon.common.content import validate_body
@@ -169,6 +170,9 @@ async def fetch_messages(
             found, more = await message_store.page_before(
                 conn, conversation_id, upper, floor, limit
             )
+    if found:
+        # The server push API reports when a recipient who was offline fetches its pushes.
+        await note_fetched(ctx, user_id, conversation_id, found[0].seq, found[-1].seq)
     return Page(conversation_id, found, more)
 
 

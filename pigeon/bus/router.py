@@ -32,8 +32,36 @@ class Router:
     ) -> int:
         """Queue ``frame`` for every connected user in ``user_ids``; return gateways hit."""
         by_gateway = await self.registry.locate(list(dict.fromkeys(user_ids)))
+        await self._queue_all(frame, by_gateway, exclude_connection)
+        return len(by_gateway)
+
+    async def push_reporting(
+        self,
+        frame: ServerFrame,
+        user_ids: Iterable[int],
+        *,
+        exclude_connection: str | None = None,
+    ) -> dict[int, bool]:
+        """Like :meth:`push`, and say for each user whether the frame was handed to a
+        gateway holding one of their sockets (True) or they had none (False).
+
+        "Handed to" means queued for that gateway: the socket may still drop before the
+        gateway writes to it; the database and seq sync cover that case.
+        """
+        wanted = list(dict.fromkeys(user_ids))
+        by_gateway = await self.registry.locate(wanted)
+        await self._queue_all(frame, by_gateway, exclude_connection)
+        online = {uid for users in by_gateway.values() for uid in users}
+        return {uid: uid in online for uid in wanted}
+
+    async def _queue_all(
+        self,
+        frame: ServerFrame,
+        by_gateway: dict[str, list[int]],
+        exclude_connection: str | None,
+    ) -> None:
         if not by_gateway:
-            return 0
+            return
         encoded = encode_server_frame(frame)
         for gateway_id, users in by_gateway.items():
             await self.queue.push(
@@ -45,7 +73,6 @@ class Router:
                     queued_at=now_ms(),
                 ),
             )
-        return len(by_gateway)
 
     async def close_connection(
         self, gateway_id: str, user_id: int, connection_id: str, frame: ServerFrame, code: int

@@ -17,6 +17,7 @@ from pigeon.platform.limits import BodyLimit
 from pigeon.platform.routes import auth, conversations, friends, groups, users
 from pigeon.platform.routes import gateway as gateway_routes
 from pigeon.platform.routes import presence as presence_routes
+from pigeon.platform.routes import service as service_routes
 from pigeon.platform.routes import uploads as upload_routes
 from pigeon.runtime import Runtime
 
@@ -53,6 +54,7 @@ def create_app(runtime: Runtime, *, with_api: bool = True) -> FastAPI:
             app.include_router(module.router, prefix=API_PREFIX)
         for module in (gateway_routes, presence_routes):
             app.include_router(module.router, prefix=API_PREFIX)
+        app.include_router(service_routes.router, prefix=API_PREFIX)
         app.include_router(upload_routes.router, prefix=API_PREFIX)
         app.include_router(upload_routes.files_router)
     if runtime.gateway is not None:

@@ -187,3 +187,45 @@ uploads = Table(
     Column("has_thumbnail", Boolean, nullable=False, server_default="0"),
     Column("created_at", BigInteger, nullable=False),
 )
+
+# --- server push API: idempotent system sends and the delivery-result stream ---------------
+
+# A system message (no sender) pushed by a backend, keyed by its client_msg_id: a retry
+# finds the first message here instead of storing a second one.
+service_system_sends = Table(
+    "service_system_sends",
+    metadata,
+    Column("client_msg_id", String(64), primary_key=True),
+    Column("message_id", ForeignKey("messages.id", ondelete="CASCADE"), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+# Recipients of a service-pushed message who were offline when it was pushed; a row leaves
+# when the recipient's client fetches a page of history that holds the message.
+service_pending = Table(
+    "service_pending",
+    metadata,
+    Column("message_id", ForeignKey("messages.id", ondelete="CASCADE"), primary_key=True),
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("conversation_id", BigInteger, nullable=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Index("ix_service_pending_user", "user_id", "conversation_id", "seq"),
+)
+
+# The delivery-result stream backends read with a cursor (the id): per recipient of a
+# service-pushed message, "online" or "offline" at push time, and "synced" when an offline
+# recipient's client later fetched it.
+service_deliveries = Table(
+    "service_deliveries",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("message_id", BigInteger, nullable=False),
+    Column("user_id", BigInteger, nullable=False),
+    Column("conversation_id", BigInteger, nullable=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("pushed_at", BigInteger, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Index("ix_service_deliveries_message", "message_id"),
+)
