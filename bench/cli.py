@@ -72,7 +72,9 @@ def relay_pairs(url: str, count: int) -> list[PairSpec]:
 def run_relay(opts: LoadOptions, impl: str, scratch: Scratch, run_id: int) -> RunFigures:
     proc, url = start_relay(impl, scratch.path)
     try:
-        return run_load(f"relay ({impl})", "relay", relay_pairs(url, opts.pairs), opts, run_id)
+        return run_load(
+            f"relay ({impl})", "relay", relay_pairs(url, opts.pairs), opts, run_id, [proc.proc.pid]
+        )
     finally:
         proc.stop()
 
@@ -118,6 +120,7 @@ def run_pigeon(
     opts: LoadOptions,
     base: str,
     run_id: int,
+    server_pids: list[int],
     gateways: list[str] | None = None,
 ) -> RunFigures:
     t0 = time.monotonic()
@@ -129,29 +132,32 @@ def run_pigeon(
         f"{time.monotonic() - t0:.1f}s; gateways: {', '.join(gateways)}",
         file=sys.stderr,
     )
-    figures = run_load(label, "pigeon", pigeon_pairs(users, gateways, opts.pairs), opts, run_id)
+    pairs = pigeon_pairs(users, gateways, opts.pairs)
+    figures = run_load(label, "pigeon", pairs, opts, run_id, server_pids)
     figures.config["gateways"] = gateways
     figures.config["friendship"] = friendship
     return figures
 
 
 def with_embedded(
-    scratch: Scratch, env: dict[str, str], body: Callable[[str], RunFigures]
+    scratch: Scratch, env: dict[str, str], body: Callable[[str, list[int]], RunFigures]
 ) -> RunFigures:
     data = scratch.path / f"data-{secrets.token_hex(3)}"
     proc, base = start_embedded(data, scratch.path, env)
     try:
-        return body(base)
+        return body(base, [proc.proc.pid])
     finally:
         proc.stop()
 
 
 def with_cluster(
-    scratch: Scratch, copts: ClusterOptions, body: Callable[[str, list[str]], RunFigures]
+    scratch: Scratch,
+    copts: ClusterOptions,
+    body: Callable[[str, list[str], list[int]], RunFigures],
 ) -> RunFigures:
     cluster = start_cluster(copts, scratch.path)
     try:
-        figures = body(cluster.api, cluster.gateways)
+        figures = body(cluster.api, cluster.gateways, [cluster.proc.proc.pid])
         figures.config["cluster"] = cluster.describe()
     finally:
         cluster.stop()
@@ -170,15 +176,17 @@ def run_private(
     label = label_for(mode, opts)
     if mode == "embedded":
         return with_embedded(
-            scratch, dict(copts.env), lambda base: run_pigeon(label, opts, base, run_id)
+            scratch, dict(copts.env),
+            lambda base, pids: run_pigeon(label, opts, base, run_id, pids),
         )
     if mode == "cluster":
         return with_cluster(
-            scratch, copts, lambda api, gws: run_pigeon(label, opts, api, run_id, gws or None)
+            scratch, copts,
+            lambda api, gws, pids: run_pigeon(label, opts, api, run_id, pids, gws or None),
         )
     if not url:
         raise SystemExit("--mode url needs --url http://host:port")
-    return run_pigeon(label, opts, url.rstrip("/"), run_id)
+    return run_pigeon(label, opts, url.rstrip("/"), run_id, [])
 
 
 # --- output -----------------------------------------------------------------------------

@@ -41,7 +41,7 @@ def machine() -> dict[str, Any]:
 def table(runs: list[RunFigures], baseline: RunFigures | None = None) -> str:
     head = (
         "run", "delivered/s", "acked/s", "p50 ms", "p95 ms", "p99 ms", "max ms",
-        "ack p99 ms", "vs relay", "check",
+        "ack p99 ms", "server CPU us/msg", "vs relay", "check",
     )
     rows: list[tuple[str, ...]] = []
     for run in runs:
@@ -58,8 +58,9 @@ def table(runs: list[RunFigures], baseline: RunFigures | None = None) -> str:
             f"{lat.p99:.1f}",
             f"{lat.max:.1f}",
             f"{run.ack_latency.p99:.1f}",
+            f"{run.server_cpu_us_per_msg:,.0f}",
             ratio,
-            "ok" if run.ok else "FAILED",
+            ("ok" if run.ok else "FAILED") + (" (busy machine)" if run.busy_machine else ""),
         ))
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(head)]
     lines = ["  ".join(h.ljust(w) for h, w in zip(head, widths, strict=True))]
@@ -88,6 +89,17 @@ def problems_text(runs: list[RunFigures]) -> str:
             + (f", skipped sends {run.skipped}" if run.skipped else "")
             + (f", other frames {run.other_frames}" if run.other_frames else "")
         )
+        cpu = run.cpu
+        out.append(
+            f"    {run.label}: CPU seconds in the {run.duration:.0f} s window: server "
+            f"{cpu.server_s:.1f}, PostgreSQL+Redis {cpu.store_s:.1f}, load generator "
+            f"{cpu.loadgen_s:.1f}, everything else {cpu.other_s:.1f}"
+        )
+        if run.busy_machine:
+            out.append(
+                f"!!! {run.label}: other work used {cpu.other_s:.1f} CPU s of the window: "
+                "the machine was busy, rates are understated; re-run on a quiet machine"
+            )
     return "\n".join(out)
 
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bench import frames
+from bench.cpu import CpuSample, CpuWindow, load_average, store_pids
 from bench.loadgen import (
     ACKED,
     DELIVERED,
@@ -59,8 +60,15 @@ class RunError(RuntimeError):
 
 
 def run_load(
-    label: str, dialect: frames.Dialect, pairs: list[PairSpec], opts: LoadOptions, run_id: int
+    label: str,
+    dialect: frames.Dialect,
+    pairs: list[PairSpec],
+    opts: LoadOptions,
+    run_id: int,
+    server_pids: list[int],
 ) -> RunFigures:
+    """One measured load phase; ``server_pids`` roots the processes whose CPU is counted."""
+    cpu = CpuWindow(load_before=load_average())
     ctx = mp.get_context("spawn")
     n_workers = max(1, min(opts.workers, len(pairs)))
     counters = ctx.Array("d", n_workers * SLOTS, lock=False)
@@ -94,7 +102,8 @@ def run_load(
     try:
         _wait_ready(counters, n_workers, procs, results, collected, opts.setup_timeout)
         start_at.value = time.time() + 0.3
-        _watch(label, counters, n_workers, opts, start_at.value, procs)
+        _watch(label, counters, n_workers, opts, start_at.value, procs, server_pids, cpu)
+        cpu.load_after = load_average()
         deadline = time.monotonic() + 30
         while len(collected) < n_workers and time.monotonic() < deadline:
             try:
@@ -111,6 +120,7 @@ def run_load(
                 proc.kill()
                 proc.join()
     figures = _figures(label, opts, collected)
+    figures.cpu = cpu
     missing = n_workers - len(collected)
     if missing:
         figures.worker_errors.append(f"{missing} worker(s) returned no result")
@@ -148,15 +158,28 @@ def _watch(
     opts: LoadOptions,
     start: float,
     procs: list[Any],
+    server_pids: list[int],
+    cpu: CpuWindow,
 ) -> None:
     total = opts.warmup + opts.duration
     bar = Progress(label, total, opts.progress)
     last_t = time.time()
     last = (0.0, 0.0)
     hard_stop = start + total + MAX_DRAIN_S + 60
+    worker_pids = [p.pid for p in procs if p.pid is not None]
+    stores = store_pids()
+    marks = [start + opts.warmup, start + total]  # CPU samples at the window's edges
+    samples: list[CpuSample] = []
     try:
         while time.time() < hard_stop:
-            time.sleep(0.5)
+            wake = time.time() + 0.5
+            if marks and marks[0] < wake:
+                time.sleep(max(0.0, marks.pop(0) - time.time()))
+                samples.append(CpuSample.take(server_pids, stores, worker_pids))
+                if len(samples) == 2:
+                    cpu.between(*samples)
+            else:
+                time.sleep(0.5)
             now = time.time()
             delivered = sum(counters[i * SLOTS + DELIVERED] for i in range(n_workers))
             acked = sum(counters[i * SLOTS + ACKED] for i in range(n_workers))

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import array
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
 from bench.checks import PairCheck
+from bench.cpu import CpuWindow
 
 
 def percentile(sorted_values: list[int] | array.array[int], q: float) -> float:
@@ -62,6 +64,18 @@ class RunFigures:
     closed: list[str] = field(default_factory=list)
     worker_errors: list[str] = field(default_factory=list)
     config: dict[str, Any] = field(default_factory=dict)
+    cpu: CpuWindow = field(default_factory=CpuWindow)
+
+    @property
+    def server_cpu_us_per_msg(self) -> float:
+        delivered = self.delivered_per_s * self.duration
+        return self.cpu.server_s / delivered * 1e6 if delivered else 0.0
+
+    @property
+    def busy_machine(self) -> bool:
+        """Other work took more than 10% of the machine during the window: rates are low."""
+        cores = os.cpu_count() or 1
+        return self.cpu.other_s > 0.10 * cores * self.duration
 
     @property
     def ok(self) -> bool:
@@ -109,6 +123,16 @@ class RunFigures:
             "worker_errors": self.worker_errors,
             "problems": self.problems(),
             "config": self.config,
+            "cpu": {
+                "server_s": round(self.cpu.server_s, 2),
+                "store_s": round(self.cpu.store_s, 2),
+                "loadgen_s": round(self.cpu.loadgen_s, 2),
+                "other_s": round(self.cpu.other_s, 2),
+                "server_cpu_us_per_delivered_msg": round(self.server_cpu_us_per_msg, 1),
+                "load_average_before": self.cpu.load_before,
+                "load_average_after": self.cpu.load_after,
+                "busy_machine": self.busy_machine,
+            },
         }
 
 
