@@ -1,7 +1,7 @@
 import type { Router } from "vue-router";
-import type { Message } from "./api/types";
+import type { FriendRequest, Message } from "./api/types";
 import { SESSION_STORAGE_KEY } from "./api/tokens";
-import { preview } from "./lib/format";
+import { preview, userName } from "./lib/format";
 import { beep, showNotification } from "./lib/notify";
 import { services, setServices } from "./services";
 import { useAuthStore } from "./stores/auth";
@@ -150,8 +150,16 @@ export function startSession() {
   function onEvent(event: string, data: Record<string, unknown>) {
     if (event.startsWith("friend")) {
       void friends.refresh();
-      if (event === "friend_added" || event === "friend_removed") void convs.load().catch(() => undefined);
-      if (event === "friend_request") ui.toast("New friend request", "info");
+      if (event === "friend_request_accepted" || event === "friend_added" || event === "friend_removed") {
+        void convs.load().catch(() => undefined);
+      }
+      const req = data.request as FriendRequest | undefined;
+      if (event === "friend_request" && req?.to_user?.id === auth.me) {
+        ui.toast(`${userName(req.from_user)} wants to be your friend`, "info");
+      }
+      if (event === "friend_request_accepted" && req?.from_user?.id === auth.me) {
+        ui.toast(`${userName(req.to_user)} accepted your friend request`, "info");
+      }
       return;
     }
     const gid = Number(data.group_id ?? (data.group as { id?: number } | undefined)?.id ?? data.conversation_id ?? 0);
@@ -188,7 +196,8 @@ export function startSession() {
 }
 
 /** The display name of a user inside a conversation (remark, group alias, nickname). */
-export function memberName(cid: number, uid: number): string {
+export function memberName(cid: number, uid: number | null): string {
+  if (uid === null) return "Pigeon";
   const convs = useConversationsStore();
   const friends = useFriendsStore();
   const groups = useGroupsStore();

@@ -16,7 +16,7 @@ describe("format helpers", () => {
   });
 
   it("previews every message kind as plain text", () => {
-    const name = (id: number) => `U${id}`;
+    const name = (id: number | null) => `U${id}`;
     expect(preview(msg(1, 1, 2, "<b>hi</b>"), name, 1)).toBe("<b>hi</b>");
     expect(preview(msg(1, 2, 2, "", { kind: "image", body: { url: "x" } }), name, 1)).toBe("[Image]");
     expect(preview(msg(1, 3, 2, "", { kind: "file", body: { name: "a.pdf" } }), name, 1)).toBe("[File] a.pdf");

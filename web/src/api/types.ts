@@ -51,7 +51,7 @@ export interface Message {
   id: number;
   conversation_id: number;
   seq: number;
-  sender_id: number;
+  sender_id: number | null;
   client_msg_id: string | null;
   kind: MessageKind | string;
   body: Record<string, unknown>;

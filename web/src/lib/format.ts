@@ -61,7 +61,7 @@ export function formatSize(n: number): string {
 }
 
 /** One-line preview of a message for the conversation list and notifications. */
-export function preview(m: Message | null | undefined, nameOf: (id: number) => string, me: number | null): string {
+export function preview(m: Message | null | undefined, nameOf: (id: number | null) => string, me: number | null): string {
   if (!m) return "";
   if (m.kind === "recall") {
     const by = (m.body as { by?: number }).by ?? m.sender_id;

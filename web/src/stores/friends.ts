@@ -11,6 +11,7 @@ export const useFriendsStore = defineStore("friends", () => {
   const incoming = ref<FriendRequest[]>([]);
   const outgoing = ref<FriendRequest[]>([]);
   const blocked = ref<number[]>([]);
+  const blockedUsers = ref<Record<number, User>>({});
   const loaded = ref(false);
 
   const byId = computed(() => {
@@ -45,6 +46,10 @@ export const useFriendsStore = defineStore("friends", () => {
     try {
       const r = (await api().blocks()) as Record<string, unknown>;
       const raw = (r.blocks ?? r.users ?? r.blocked ?? []) as unknown[];
+      for (const x of raw) {
+        const u = (x as { user?: User }).user;
+        if (u && typeof u.id === "number") blockedUsers.value[u.id] = u;
+      }
       blocked.value = raw
         .map((x) => (typeof x === "number" ? x : (x as { id?: number; user?: { id: number }; user_id?: number }).user?.id ?? (x as { user_id?: number }).user_id ?? (x as { id?: number }).id))
         .filter((x): x is number => typeof x === "number");
@@ -73,8 +78,9 @@ export const useFriendsStore = defineStore("friends", () => {
     await api().setRemark(userId, remark);
     friends.value = friends.value.map((f) => (f.user.id === userId ? { ...f, remark } : f));
   }
-  async function block(userId: number) {
+  async function block(userId: number, user?: User) {
     await api().block(userId);
+    if (user) blockedUsers.value[userId] = user;
     if (!blocked.value.includes(userId)) blocked.value.push(userId);
   }
   async function unblock(userId: number) {
@@ -86,7 +92,7 @@ export const useFriendsStore = defineStore("friends", () => {
   }
 
   return {
-    friends, incoming, outgoing, blocked, loaded, byId, pendingIncoming, pendingOutgoing,
+    friends, incoming, outgoing, blocked, blockedUsers, loaded, byId, pendingIncoming, pendingOutgoing,
     isFriend, remarkOf, nameFor, load, loadRequests, loadBlocks, refresh, request, answer, remove, setRemark, block, unblock, reset,
   };
 });

@@ -101,7 +101,7 @@ export const useMessagesStore = defineStore("messages", () => {
     const seen = seenNow(cid);
     for (const m of fresh) {
       convs.noteMessage(m, seen);
-      if (m.sender_id !== me) clearTyping(cid, m.sender_id);
+      if (m.sender_id !== null && m.sender_id !== me) clearTyping(cid, m.sender_id);
       newMessageHook?.(m, seen);
     }
   }
