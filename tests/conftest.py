@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 import pytest
 
 from pigeon.client import PigeonClient
+from tests.cluster.harness import ClusterProcess, start_cluster
 from tests.harness import ServerProcess, start_embedded
 
 PASSWORD = "Passw0rd!"
@@ -24,12 +25,17 @@ def test_mode() -> str:
 
 
 @pytest.fixture(scope="session")
-def server() -> Iterator[ServerProcess]:
+def server() -> Iterator[ServerProcess | ClusterProcess]:
     """The server every behaviour test talks to (usernames are unique per test)."""
     # Behaviour tests send faster than a person; the flood limit has tests of its own.
-    process = start_embedded(
-        {"PIGEON_GATEWAY__RATE_PER_S": "1000", "PIGEON_GATEWAY__RATE_BURST": "2000"}
-    )
+    env = {"PIGEON_GATEWAY__RATE_PER_S": "1000", "PIGEON_GATEWAY__RATE_BURST": "2000"}
+    process: ServerProcess | ClusterProcess
+    if test_mode() == "cluster":
+        # Three gateways and two API servers on PostgreSQL + Redis; clients are placed on
+        # the gateways in turn, so one test's users sit on different gateways.
+        process = start_cluster(gateways=3, platforms=2, env=env)
+    else:
+        process = start_embedded(env)
     try:
         yield process
     finally:
@@ -54,7 +60,8 @@ async def make_client(server: ServerProcess) -> AsyncIterator[MakeClient]:
         target: ServerProcess | None = None,
     ) -> PigeonClient:
         host = target or server
-        client = PigeonClient(host.http_url, device=device)
+        # host.ws_url: in cluster mode each call gives the next gateway.
+        client = PigeonClient(host.http_url, device=device, ws_url=host.ws_url)
         clients.append(client)
         if login_as is not None:
             await client.login(login_as.user["username"], PASSWORD)
