@@ -302,4 +302,70 @@ describe("Pigeon web client", () => {
     await shot(alice.page, "07-group-chat-view.png");
     copyFileSync(join(SHOTS, "07-group-chat-view.png"), join(SHOTS, "chat.png"));
 });
+
+  test("history loads older pages as you scroll up, in order, without duplicates", async () => {
+    await befriend(alice, carol);
+    const cid = await privateConversation(carol, alice);
+    const api = apiFor(server.base, await tokenOf(carol));
+    const total = 130;
+    for (let i = 1; i <= total; i++) {
+      for (;;) {
+        try {
+          await api("POST", `/conversations/${cid}/messages`, { client_msg_id: `hist-${cid}-${i}`, kind: "text", body: { text: `History ${i}` } });
+          break;
+        } catch (e) {
+          if (!/ -> 429 /.test(e.message)) throw e;
+          await sleep(500);
+        }
+      }
+    }
+    await alice.page.goto(`/c/${cid}`);
+    await waitForMessage(alice.page, `History ${total}`);
+    const first = await messageTexts(alice.page);
+    assert.ok(first.length < total, `only the newest page at first (${first.length})`);
+    const list = alice.page.getByTestId("messages");
+    for (let i = 0; i < 10; i++) {
+      const shown = await messageTexts(alice.page);
+      if (shown[0] === "History 1") break;
+      await list.evaluate((el) => el.scrollTo({ top: 0 }));
+      await eventually(async () => assert.ok((await messageTexts(alice.page)).length > shown.length || (await messageTexts(alice.page))[0] === "History 1"));
+    }
+    const all = await messageTexts(alice.page);
+    assert.deepEqual(all, Array.from({ length: total }, (_, i) => `History ${i + 1}`));
+    await alice.page.getByText("This is the beginning of the conversation.").waitFor();
+    assert.ok((await texts(alice.page.locator("[role=separator]"))).includes("Today"));
+  });
+
+  test("after the server restarts the client reconnects by itself; a failed send is retried once", async () => {
+    const cid = aliceBob;
+    assert.ok(cid);
+    await alice.page.goto(`/c/${cid}`);
+    await alice.page.getByTestId("messages").waitFor();
+    await bob.page.goto(`/c/${cid}`);
+    await bob.page.getByTestId("messages").waitFor();
+
+    await server.halt();
+    await alice.page.getByTestId("reconnecting").waitFor({ timeout: 15_000 });
+    await shot(alice.page, "08-reconnecting.png");
+
+    // Sending while the server is down fails clearly and offers a retry.
+    await send(alice.page, "Sent during the outage");
+    const pending = alice.page.getByTestId("message-pending");
+    await eventually(async () => assert.equal((await pending.getByTestId("status").textContent()).trim(), "Failed"), { timeout: 15_000 });
+    assert.ok(await pending.getByTestId("retry").isVisible());
+
+    await server.resume();
+    await alice.page.getByTestId("reconnecting").waitFor({ state: "hidden", timeout: 30_000 });
+    await bob.page.getByTestId("reconnecting").waitFor({ state: "hidden", timeout: 30_000 });
+
+    await pending.getByTestId("retry").click();
+    await eventually(async () => assert.equal(await alice.page.getByTestId("message-pending").count(), 0));
+    await waitForMessage(bob.page, "Sent during the outage");
+    await send(bob.page, "Welcome back");
+    await waitForMessage(alice.page, "Welcome back");
+    for (const p of [alice, bob]) {
+      const shown = await messageTexts(p.page);
+      assert.equal(shown.filter((t) => t === "Sent during the outage").length, 1, "the retried message is there exactly once");
+    }
+  });
 });

@@ -33,41 +33,57 @@ export async function startServer() {
   const port = await freePort();
   const dataDir = mkdtempSync(join(tmpdir(), "pigeon-e2e-"));
   const args = ["-m", "pigeon", "serve", "--host", "127.0.0.1", "--port", String(port), "--data-dir", dataDir, "--web-dir", DIST];
-  const proc = spawn(python, args, { cwd: REPO_ROOT, env: { ...process.env, PYTHONUNBUFFERED: "1" }, stdio: ["ignore", "pipe", "pipe"] });
-  let log = "";
-  proc.stdout.on("data", (d) => (log += d));
-  proc.stderr.on("data", (d) => (log += d));
-  let exited = null;
-  proc.on("exit", (code, sig) => (exited = { code, sig }));
   const base = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    if (exited) throw new Error(`Pigeon exited before it was healthy (${JSON.stringify(exited)}):\n${log}`);
-    try {
-      const r = await fetch(`${base}/healthz`);
-      if (r.ok) break;
-    } catch { /* not up yet */ }
-    if (Date.now() > deadline) {
-      proc.kill("SIGKILL");
-      throw new Error(`Pigeon did not answer /healthz within 30 s:\n${log}`);
+  let log = "";
+  let proc = null;
+  let exited = null;
+
+  async function spawnAndWait() {
+    exited = null;
+    proc = spawn(python, args, { cwd: REPO_ROOT, env: { ...process.env, PYTHONUNBUFFERED: "1" }, stdio: ["ignore", "pipe", "pipe"] });
+    proc.stdout.on("data", (d) => (log += d));
+    proc.stderr.on("data", (d) => (log += d));
+    proc.on("exit", (code, sig) => (exited = { code, sig }));
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      if (exited) throw new Error(`Pigeon exited before it was healthy (${JSON.stringify(exited)}):\n${log}`);
+      try {
+        const r = await fetch(`${base}/healthz`);
+        if (r.ok) return;
+      } catch { /* not up yet */ }
+      if (Date.now() > deadline) {
+        proc.kill("SIGKILL");
+        throw new Error(`Pigeon did not answer /healthz within 30 s:\n${log}`);
+      }
+      await sleep(200);
     }
-    await sleep(200);
   }
+
+  async function kill() {
+    if (proc && !exited) {
+      proc.kill("SIGTERM");
+      const t = Date.now();
+      while (!exited && Date.now() - t < 8000) await sleep(100);
+      if (!exited) proc.kill("SIGKILL");
+      while (!exited) await sleep(50);
+    }
+  }
+
+  await spawnAndWait();
   return {
     base,
     port,
     log: () => log,
+    /** Stop the server (clients see it go away). */
+    halt: kill,
+    /** Start it again on the same port with the same data. */
+    resume: spawnAndWait,
     async stop() {
       try {
         mkdirSync(join(WEB_DIR, "test-results"), { recursive: true });
         writeFileSync(join(WEB_DIR, "test-results", "pigeon-server.log"), log);
       } catch { /* best effort */ }
-      if (!exited) {
-        proc.kill("SIGTERM");
-        const t = Date.now();
-        while (!exited && Date.now() - t < 5000) await sleep(100);
-        if (!exited) proc.kill("SIGKILL");
-      }
+      await kill();
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
