@@ -111,9 +111,10 @@ class RedisQueue:
                         block=BLOCK_MS,
                     )
                 except ResponseError as exc:
-                    if "NOGROUP" not in str(exc):
-                        raise
-                    log.warning("queue_group_lost", gateway_id=gateway_id)
+                    # NOGROUP, or "the stream key no longer exists" for a blocked read:
+                    # Redis was flushed or the key expired. Start over with a new group.
+                    log.warning("queue_group_lost", gateway_id=gateway_id, error=str(exc))
+                    await asyncio.sleep(0.1)
                     await self._ensure_group(key)
                     continue
                 if not reply:
