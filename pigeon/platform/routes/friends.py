@@ -114,5 +114,6 @@ async def block(target_id: TargetId, ctx: Ctx, user_id: UserId) -> Response:
 
 @router.delete("/blocks/{target_id}", status_code=status.HTTP_204_NO_CONTENT)
 async def unblock(target_id: TargetId, ctx: Ctx, user_id: UserId) -> Response:
+    """Unblock a user: they may message and ask you again (friendship rules apply)."""
     await friends.unblock_user(ctx, user_id, target_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
