@@ -28,7 +28,12 @@ def test_mode() -> str:
 def server() -> Iterator[ServerProcess | ClusterProcess]:
     """The server every behaviour test talks to (usernames are unique per test)."""
     # Behaviour tests send faster than a person; the flood limit has tests of its own.
-    env = {"PIGEON_GATEWAY__RATE_PER_S": "1000", "PIGEON_GATEWAY__RATE_BURST": "2000"}
+    env = {
+        "PIGEON_GATEWAY__RATE_PER_S": "1000",
+        "PIGEON_GATEWAY__RATE_BURST": "2000",
+        # Offline is announced after this grace period (default 3 s); keep tests quick.
+        "PIGEON_PRESENCE__GRACE_S": "1",
+    }
     process: ServerProcess | ClusterProcess
     if test_mode() == "cluster":
         # Three gateways and two API servers on PostgreSQL + Redis; clients are placed on
