@@ -30,6 +30,19 @@ class Metrics:
             "pigeon_http_requests", "HTTP API requests", ["status"], registry=r
         )
 
+        self.http_seconds = Histogram(
+            "pigeon_http_request_seconds",
+            "HTTP request latency",
+            buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+            registry=r,
+        )
+        self.ws_request_seconds = Histogram(
+            "pigeon_ws_request_seconds",
+            "Time to answer a socket request (send: stored and acknowledged)",
+            ["type"],
+            buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+            registry=r,
+        )
         self.queue_length = Gauge(
             "pigeon_queue_length",
             "Entries waiting in this gateway's delivery queue",

@@ -15,7 +15,7 @@ from pigeon.common.clock import now_ms
 from pigeon.common.errors import PigeonError
 from pigeon.common.protocol.closecodes import CloseCode
 from pigeon.common.protocol.codec import encode_server_frame
-from pigeon.common.protocol.frames import HelloFrame, SyncFrame
+from pigeon.common.protocol.frames import AckFrame, HelloFrame, SyncFrame
 from pigeon.common.protocol.session import (
     Action,
     Authenticate,
@@ -142,7 +142,14 @@ class _SocketRunner:
         """Writes (send, read, recall, typing) run one at a time, in the order sent."""
         while True:
             action = await self.requests.get()
+            started = time.perf_counter()
             reply = await handle_request(self.gateway.ctx, self.connection, action.frame)
+            metrics = self.gateway.metrics
+            metrics.ws_request_seconds.labels(action.frame.type).observe(
+                time.perf_counter() - started
+            )
+            if isinstance(reply, AckFrame):
+                metrics.messages_sent.inc()
             if reply is not None:
                 self.connection.send(encode_server_frame(reply))
 

@@ -14,6 +14,7 @@ from pigeon import __version__
 from pigeon.gateway.endpoint import serve_socket
 from pigeon.platform.errors import error_response, install_error_handlers
 from pigeon.platform.limits import BodyLimit
+from pigeon.platform.observe import RequestMetrics
 from pigeon.platform.routes import auth, conversations, friends, groups, users
 from pigeon.platform.routes import gateway as gateway_routes
 from pigeon.platform.routes import presence as presence_routes
@@ -68,6 +69,7 @@ def create_app(runtime: Runtime, *, with_api: bool = True) -> FastAPI:
         _refuse_unknown_api_paths(app)
         _serve_web_client(app, runtime.settings.web_dir)
     upload_limit = runtime.settings.uploads.max_bytes + 64 * 1024
+    app.add_middleware(RequestMetrics, metrics=runtime.metrics)
     app.add_middleware(
         BodyLimit, max_bytes=MAX_BODY_BYTES, larger={API_PREFIX + "/uploads": upload_limit}
     )

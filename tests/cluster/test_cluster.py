@@ -178,19 +178,34 @@ async def raw_socket_refused(url: str) -> int | None:
         return await close_code(ws)
 
 
+def metric_value(text: str, name: str) -> float:
+    for line in text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    raise AssertionError(f"{name} missing")
+
+
 async def test_every_process_serves_health_readiness_and_metrics(cluster: ClusterProcess) -> None:
+    # Earlier tests of this module sent messages through every gateway.
+    stored: dict[str, float] = {}
+    lag: dict[str, float] = {}
     async with httpx.AsyncClient(timeout=5) as http:
         for member in cluster.members:
             base = member.http_url
             assert (await http.get(base + "/healthz")).status_code == 200, member
             assert (await http.get(base + "/readyz")).json() == {"status": "ready"}, member
             metrics = (await http.get(base + "/metrics")).text
-            assert "pigeon_http_requests" in metrics or "pigeon_connections" in metrics
+            assert 'pigeon_http_requests_total{status="200"}' in metrics, member
+            assert "pigeon_http_request_seconds_bucket" in metrics
             if member.kind == "gateway":
                 assert "pigeon_queue_length" in metrics
                 assert "pigeon_queue_lag_seconds_bucket" in metrics
+                stored[member.name] = metric_value(metrics, "pigeon_messages_stored_total")
+                lag[member.name] = metric_value(metrics, "pigeon_queue_lag_seconds_count")
             if member.kind == "worker":
                 assert 'pigeon_worker_items_total{worker="presence"}' in metrics
+        assert sum(stored.values()) > 0, stored
+        assert all(count > 0 for count in lag.values()), lag
         # The API servers do not serve sockets; gateways do not serve the API.
         gateway = cluster.gateway("gw1").http_url
         assert (await http.get(gateway + "/api/v1/gateway")).status_code == 404
