@@ -58,6 +58,7 @@ class Runtime:
             await self.gateway.drain()
 
     async def stop(self) -> None:
+        await self.ctx.finish_background()
         if self.workers is not None:
             await self.workers.stop()
         if self.gateway is not None:

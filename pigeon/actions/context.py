@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable
+import asyncio
+from collections.abc import AsyncIterator, Coroutine, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -43,6 +45,21 @@ class Context:
     db: Database
     router: Router
     registry: Registry
+    _background: set[asyncio.Task[None]] = field(default_factory=set)
+
+    def in_background(self, work: Coroutine[Any, Any, None], name: str) -> None:
+        """Run committed follow-up work (large fan-outs) without holding up the caller."""
+        task = asyncio.create_task(work, name=name)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def finish_background(self, grace_s: float = 5.0) -> None:
+        """On shutdown: let follow-up work finish, then cancel what is left."""
+        if not self._background:
+            return
+        _done, pending = await asyncio.wait(list(self._background), timeout=grace_s)
+        for task in pending:
+            task.cancel()
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[tuple[AsyncConnection, Outbox]]:

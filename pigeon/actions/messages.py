@@ -70,7 +70,11 @@ async def send_message(
             raise
         return _ack(message_store.message_from_row(existing))
     if is_group:
-        await fan_out_message(ctx, message, exclude_connection=exclude_connection)
+        # The ack does not wait for a large group's fan-out; members sync by seq anyway.
+        ctx.in_background(
+            fan_out_message(ctx, message, exclude_connection=exclude_connection),
+            name=f"fan-out-{message.conversation_id}-{message.seq}",
+        )
     return _ack(message)
 
 
