@@ -148,6 +148,8 @@ async def _serve(settings: Settings) -> None:
 async def _serve_part(settings: Settings, kind: str) -> None:
     """One process of a cluster: ``platform`` (API + web client), ``gateway`` (WebSocket)
     or ``worker`` (background consumers); each serves /healthz, /readyz and /metrics."""
+    import structlog
+
     from pigeon.platform.app import create_app
     from pigeon.runtime import build_runtime
     from pigeon.server import run_app
@@ -156,6 +158,10 @@ async def _serve_part(settings: Settings, kind: str) -> None:
     runtime = await build_runtime(
         settings, with_gateway=kind == "gateway", with_workers=kind == "worker"
     )
+    # Every log line of a cluster process says which process it came from.
+    structlog.contextvars.bind_contextvars(process=kind, port=settings.port)
+    if runtime.gateway is not None:
+        structlog.contextvars.bind_contextvars(gateway_id=runtime.gateway.gateway_id)
     app = create_app(runtime, with_api=kind == "platform")
     where = f"http://{settings.host}:{settings.port}"
     if runtime.gateway is not None:

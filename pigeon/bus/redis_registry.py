@@ -378,12 +378,18 @@ class RedisRegistry:
             )
         return live
 
+    async def _alive(self, gateway_id: str) -> bool:
+        score = await self.client.zscore(self.keys.gateways, gateway_id)
+        return score is not None and float(score) >= now_ms() - self.gateway_ttl_ms
+
     async def dead_gateways(self) -> list[str]:
         cutoff = now_ms() - self.gateway_ttl_ms
         found = await self.client.zrangebyscore(self.keys.gateways, "-inf", f"({cutoff}")
         return [_text(g) for g in found]
 
     async def sweep_gateway(self, gateway_id: str) -> list[int] | None:
+        if await self._alive(gateway_id):
+            return None
         lock = self.keys.sweep_lock(gateway_id)
         if not await self.client.set(lock, "1", nx=True, px=60_000):
             return None
@@ -406,8 +412,7 @@ class RedisRegistry:
                 if cursor == 0:
                     break
             # Only if it is still dead: a gateway back under the same id keeps its keys.
-            score = await self.client.zscore(self.keys.gateways, gateway_id)
-            if score is None or float(score) < now_ms() - self.gateway_ttl_ms:
+            if not await self._alive(gateway_id):
                 async with self.client.pipeline(transaction=False) as pipe:
                     pipe.delete(users_key)
                     pipe.delete(self.keys.unread(gateway_id))

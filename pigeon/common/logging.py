@@ -28,3 +28,19 @@ def configure_logging(level: str = "info", json_logs: bool = False) -> None:
         cache_logger_on_first_use=True,
     )
     logging.basicConfig(level=max(numeric, logging.WARNING), stream=sys.stderr)
+    if json_logs:
+        # Libraries' records (uvicorn, SQLAlchemy...) become JSON lines too.
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(
+            structlog.stdlib.ProcessorFormatter(
+                processor=structlog.processors.JSONRenderer(),
+                foreign_pre_chain=[
+                    structlog.contextvars.merge_contextvars,
+                    structlog.processors.add_log_level,
+                    structlog.processors.TimeStamper(fmt="iso", utc=True),
+                    structlog.processors.format_exc_info,
+                ],
+            )
+        )
+        root = logging.getLogger()
+        root.handlers = [handler]
