@@ -61,7 +61,13 @@ async function openChat(page, cid) {
 }
 
 async function waitForMessage(page, text, timeout = 10_000) {
-  await eventually(async () => assert.ok((await messageTexts(page)).includes(text), `"${text}" not shown; shown: ${JSON.stringify(await messageTexts(page))}`), { timeout });
+  try {
+    await eventually(async () => assert.ok((await messageTexts(page)).includes(text), `"${text}" not shown; shown: ${JSON.stringify(await messageTexts(page))}`), { timeout });
+  } catch (e) {
+    await shot(page, `failed-${Date.now()}.png`).catch(() => undefined);
+    e.message += ` (page: ${page.url()})`;
+    throw e;
+  }
 }
 
 describe("Pigeon web client", () => {
@@ -342,7 +348,8 @@ describe("Pigeon web client", () => {
     await alice.page.goto(`/c/${cid}`);
     await alice.page.getByTestId("messages").waitFor();
     await bob.page.goto(`/c/${cid}`);
-    await bob.page.getByTestId("messages").waitFor();
+    await waitForMessage(bob.page, "Sent from my phone 📱");
+    await waitForMessage(alice.page, "Sent from my phone 📱");
 
     await server.halt();
     await alice.page.getByTestId("reconnecting").waitFor({ timeout: 15_000 });
@@ -367,5 +374,34 @@ describe("Pigeon web client", () => {
       const shown = await messageTexts(p.page);
       assert.equal(shown.filter((t) => t === "Sent during the outage").length, 1, "the retried message is there exactly once");
     }
+  });
+
+  test("group owner edits the notice, sees roles, and removes a member (system tips)", async () => {
+    assert.ok(groupId, "the group scenario created the group");
+    alice.page.on("dialog", (d) => void d.accept());
+    await alice.page.goto(`/c/${groupId}`);
+    await bob.page.goto(`/c/${groupId}`);
+    await carol.page.goto(`/c/${groupId}`);
+    await alice.page.getByTestId("group-info").click();
+    const panel = alice.page.getByTestId("group-panel");
+    const members = panel.getByTestId("members");
+    await eventually(async () => assert.equal(await members.locator("li").count(), 3));
+    const ownerRow = members.locator("li").filter({ hasText: "You" });
+    assert.equal((await ownerRow.locator(".role").textContent()).trim(), "owner");
+
+    await panel.getByTestId("edit-group").click();
+    await panel.getByTestId("group-notice-input").fill("Meet at 10:00 by the station");
+    await panel.getByRole("button", { name: "Save" }).click();
+    for (const p of [bob, carol]) {
+      await eventually(async () => assert.match(await p.page.getByTestId("group-notice").textContent(), /Meet at 10:00/), { timeout: 10_000 });
+    }
+    await shot(alice.page, "09-group-panel.png");
+
+    await members.locator("li").filter({ hasText: "Carol" }).locator("summary").click();
+    await panel.getByRole("button", { name: "Remove from group" }).click();
+    await eventually(async () => assert.equal(await members.locator("li").count(), 2));
+    await eventually(async () => assert.ok((await texts(bob.page.getByTestId("tip"))).some((t) => /removed/i.test(t) && /carol/i.test(t))), { timeout: 10_000 });
+    await carol.page.getByText("You are no longer a member of this group.").waitFor({ timeout: 10_000 });
+    assert.equal(await carol.page.getByTestId("composer").count(), 0, "a removed member cannot write");
   });
 });

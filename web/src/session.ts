@@ -1,5 +1,5 @@
 import type { Router } from "vue-router";
-import type { FriendRequest, Message } from "./api/types";
+import type { FriendRequest, Group, Message } from "./api/types";
 import { SESSION_STORAGE_KEY } from "./api/tokens";
 import { preview, userName } from "./lib/format";
 import { beep, showNotification } from "./lib/notify";
@@ -162,10 +162,20 @@ export function startSession() {
       }
       return;
     }
-    const gid = Number(data.group_id ?? (data.group as { id?: number } | undefined)?.id ?? data.conversation_id ?? 0);
+    const g = data.group as Group | undefined;
+    const gid = Number(data.group_id ?? g?.id ?? data.conversation_id ?? 0);
     if (event.startsWith("group") || event.startsWith("member")) {
+      const change = String(data.change ?? "");
+      const affected = (data.user_ids as number[] | undefined) ?? [];
+      const removedMe = auth.me !== null && affected.includes(auth.me) && /kick|left|remove/.test(change);
+      if (g && gid) {
+        const known = groups.groups[gid];
+        // The event's group is generic (no my_role): keep mine unless I was the one removed.
+        groups.put({ ...g, my_role: removedMe ? null : known?.my_role ?? g.my_role ?? null });
+      }
       void convs.load().catch(() => undefined);
-      if (gid) void groups.afterChange(gid);
+      if (gid && !removedMe) void groups.afterChange(gid);
+      if (removedMe) ui.toast(`You were removed from ${g?.name ?? "a group"}`, "info");
       return;
     }
     void convs.load().catch(() => undefined);

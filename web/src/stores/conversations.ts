@@ -57,6 +57,9 @@ export const useConversationsStore = defineStore("conversations", () => {
       next[c.id] = old && old.last_seq > c.last_seq ? { ...c, last_seq: old.last_seq, last_message: old.last_message, unread: Math.max(old.unread, c.unread) } : c;
       if (c.group) useGroupsStore().put(c.group);
     }
+    // Keep the conversation on screen even if the server no longer lists it (left, removed).
+    const open = activeId.value;
+    if (open !== null && !next[open] && byId.value[open]) next[open] = byId.value[open];
     byId.value = next;
     loaded.value = true;
   }
