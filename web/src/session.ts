@@ -88,7 +88,20 @@ export function startSession() {
     ui.retryAt = s.retryInMs !== undefined ? Date.now() + s.retryInMs : null;
     if (s.state === "waiting" || s.state === "stopped") msgs.failAllSending();
   }));
+  // Presence: frames keep it live. Pigeon announces an offline only after a short grace period,
+  // while queries answer the instant state, so a query made while a friend was reloading can say
+  // "offline" with no frame to correct it; ask again once the grace has passed, and now and then.
+  let presenceTimer: ReturnType<typeof setTimeout> | null = null;
+  const presenceTick = setInterval(() => { if (ui.visible && ws.online) void refreshPresence(); }, 120_000);
+  offFns.push(() => { clearInterval(presenceTick); if (presenceTimer) clearTimeout(presenceTimer); });
+  function refreshPresence() {
+    const ids = new Set<number>(friends.friends.map((f) => f.user.id));
+    for (const c of convs.sorted) if (c.kind === "private" && c.peer) ids.add(c.peer.id);
+    return presence.query([...ids]);
+  }
   offFns.push(ws.on("hello", (h) => {
+    if (presenceTimer) clearTimeout(presenceTimer);
+    presenceTimer = setTimeout(() => void refreshPresence(), 4_000);
     ui.everOnline = true;
     ui.kicked = null;
     auth.setUser(h.user);
