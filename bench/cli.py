@@ -238,6 +238,8 @@ def add_load_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workers", type=int, default=2, help="load generator processes")
     parser.add_argument("--rate", type=float, default=None,
                         help="open loop: total messages/s over all senders (no window)")
+    parser.add_argument("--max-inflight", type=int, default=50,
+                        help="open loop: a sender skips a due send while this many are unacked")
     parser.add_argument("--size", type=int, default=64, help="text length of each message")
     parser.add_argument("--drain-timeout", type=float, default=10.0,
                         help="at the end, stop waiting for outstanding acks/deliveries after "
@@ -276,6 +278,7 @@ def load_options(args: argparse.Namespace) -> LoadOptions:
         rate=args.rate,
         text_size=args.size,
         drain_timeout=args.drain_timeout,
+        max_inflight=args.max_inflight,
         progress=not args.no_progress,
     )
 

@@ -60,7 +60,9 @@ def table(runs: list[RunFigures], baseline: RunFigures | None = None) -> str:
             f"{run.ack_latency.p99:.1f}",
             f"{run.server_cpu_us_per_msg:,.0f}",
             ratio,
-            ("ok" if run.ok else "FAILED") + (" (busy machine)" if run.busy_machine else ""),
+            ("ok" if run.ok else "FAILED")
+            + (" (rate not kept)" if run.skipped else "")
+            + (" (busy machine)" if run.busy_machine else ""),
         ))
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(head)]
     lines = ["  ".join(h.ljust(w) for h, w in zip(head, widths, strict=True))]
@@ -89,6 +91,14 @@ def problems_text(runs: list[RunFigures]) -> str:
             + (f", skipped sends {run.skipped}" if run.skipped else "")
             + (f", other frames {run.other_frames}" if run.other_frames else "")
         )
+        if run.skipped:
+            rate = run.config.get("rate") or 0
+            out.append(
+                f"!!! {run.label}: the server did not keep up with {rate:,.0f} messages/s: "
+                f"{run.skipped:,} sends were skipped (a sender had "
+                f"{run.config.get('max_inflight_per_sender')} unacked); sent "
+                f"{run.sent_per_s:,.0f}/s"
+            )
         cpu = run.cpu
         out.append(
             f"    {run.label}: CPU seconds in the {run.duration:.0f} s window: server "

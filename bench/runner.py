@@ -38,7 +38,7 @@ class LoadOptions:
     rate: float | None = None  # total messages/s, open loop
     text_size: int = 64
     drain_timeout: float = 10.0
-    max_inflight: int = 1000
+    max_inflight: int = 50  # open loop: per sender; a send due beyond it is skipped
     progress: bool = True
     setup_timeout: float = 120.0
 
@@ -52,6 +52,7 @@ class LoadOptions:
             "warmup_s": self.warmup,
             "workers": self.workers,
             "text_size": self.text_size,
+            "max_inflight_per_sender": self.max_inflight if self.rate is not None else None,
         }
 
 
