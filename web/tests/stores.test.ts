@@ -239,6 +239,25 @@ describe("messages store", () => {
   });
 });
 
+describe("connection loss", () => {
+  afterEach(() => resetServices());
+
+  it("turns every message still sending into a failed one with a retry when the connection drops", async () => {
+    const { api, ws, msgs, convs } = setup();
+    api.add(5, 1);
+    convs.setAll([conv(5, 1)]);
+    await msgs.open(5);
+    const sock = await goOnline(ws);
+    ws.on("state", (s) => { if (s.state === "waiting") msgs.failAllSending(); });
+    msgs.sendText(5, "a");
+    msgs.sendText(5, "b");
+    sock.drop(1006);
+    await flush();
+    expect(msgs.outbox[5].map((o) => [o.body.text, o.state])).toEqual([["a", "failed"], ["b", "failed"]]);
+    ws.stop();
+  });
+});
+
 describe("conversations store", () => {
   beforeEach(() => setActivePinia(createPinia()));
   afterEach(() => resetServices());
@@ -265,5 +284,17 @@ describe("conversations store", () => {
     expect(convs.byId[5].last_seq).toBe(7);
     convs.query = "bo";
     expect(convs.filtered.map((c) => c.id)).toEqual([6]);
+  });
+
+  it("keeps the open conversation on screen when the server stops listing it (removed from a group)", () => {
+    setServices({});
+    const convs = useConversationsStore();
+    convs.setAll([conv(5, 3), conv(6, 1)]);
+    convs.activeId = 5;
+    convs.setAll([conv(6, 1)]);
+    expect(Object.keys(convs.byId).map(Number).sort()).toEqual([5, 6]);
+    convs.activeId = null;
+    convs.setAll([conv(6, 1)]);
+    expect(Object.keys(convs.byId).map(Number)).toEqual([6]);
   });
 });
