@@ -33,7 +33,6 @@ def redis_client(settings: Settings) -> Any:
         "socket_connect_timeout": 3,
         "socket_timeout": 10,
         "health_check_interval": 15,
-        "retry_on_timeout": True,
     }
     if settings.redis.cluster:
         from redis.asyncio.cluster import RedisCluster
@@ -41,7 +40,7 @@ def redis_client(settings: Settings) -> Any:
         return RedisCluster.from_url(settings.redis.url, **options)
     from redis.asyncio import Redis
 
-    return Redis.from_url(settings.redis.url, **options)
+    return Redis.from_url(settings.redis.url, retry_on_timeout=True, **options)
 
 
 async def connect_redis_bus(settings: Settings) -> tuple[RedisRegistry, RedisQueue, RedisCloser]:

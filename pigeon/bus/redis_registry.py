@@ -17,6 +17,7 @@ and sequence numbers live in the database.
 
 from __future__ import annotations
 
+import asyncio
 import random
 import time
 from collections import defaultdict
@@ -176,6 +177,8 @@ class RedisRegistry:
         self.client = client
         self.settings = settings
         self.keys = RedisKeys(settings.key_prefix)
+        # Redis Cluster clients refuse scripts in pipelines: run those side by side instead.
+        self.cluster = settings.cluster
         self.ttl_ms = int(settings.registry_ttl_s * 1000)
         self.gateway_ttl_ms = int(settings.gateway_ttl_s * 1000)
         self._register = client.register_script(_REGISTER)
@@ -187,6 +190,20 @@ class RedisRegistry:
         self._release = client.register_script(_RELEASE)
         self._leases: dict[int, int] = {}
 
+    async def _eval_many(self, script: Any, calls: list[tuple[list[str], list[Any]]]) -> list[Any]:
+        """Run one script for many keys: pipelined on one Redis, concurrently on a cluster."""
+        results: list[Any] = []
+        for start in range(0, len(calls), CHUNK):
+            chunk = calls[start : start + CHUNK]
+            if self.cluster:
+                results += await asyncio.gather(*(script(keys=k, args=a) for k, a in chunk))
+                continue
+            async with self.client.pipeline(transaction=False) as pipe:
+                for keys, args in chunk:
+                    await script(keys=keys, args=args, client=pipe)
+                results += await pipe.execute()
+        return results
+
     # --- connections --------------------------------------------------------------------
 
     def _value(self, location: Location, now: int) -> str:
@@ -194,14 +211,13 @@ class RedisRegistry:
 
     async def register(self, user_id: int, location: Location) -> Location | None:
         now = now_ms()
-        async with self.client.pipeline(transaction=False) as pipe:
-            await self._register(
+        previous, _ = await asyncio.gather(
+            self._register(
                 keys=[self.keys.conn(user_id)],
                 args=[location.device, self._value(location, now), self.ttl_ms, now],
-                client=pipe,
-            )
-            pipe.zadd(self.keys.gateway_users(location.gateway_id), {str(user_id): now})
-            previous, _ = await pipe.execute()
+            ),
+            self.client.zadd(self.keys.gateway_users(location.gateway_id), {str(user_id): now}),
+        )
         if not previous:
             return None
         parsed = _parse(location.device, previous)
@@ -218,29 +234,24 @@ class RedisRegistry:
         result = RefreshResult()
         now = now_ms()
         by_gateway: dict[str, dict[str, int]] = defaultdict(dict)
-        for start in range(0, len(entries), CHUNK):
-            chunk = entries[start : start + CHUNK]
-            async with self.client.pipeline(transaction=False) as pipe:
-                for user_id, location in chunk:
-                    await self._refresh(
-                        keys=[self.keys.conn(user_id)],
-                        args=[
-                            location.device,
-                            location.gateway_id,
-                            location.connection_id,
-                            now + self.ttl_ms,
-                            self.ttl_ms,
-                            now,
-                        ],
-                        client=pipe,
-                    )
-                    by_gateway[location.gateway_id][str(user_id)] = now
-                outcomes = await pipe.execute()
-            for (user_id, location), outcome in zip(chunk, outcomes, strict=True):
-                if outcome == 1:
-                    result.recreated.append(user_id)
-                elif outcome == -1:
-                    result.superseded.append((user_id, location))
+        calls = []
+        for user_id, location in entries:
+            args = [
+                location.device,
+                location.gateway_id,
+                location.connection_id,
+                now + self.ttl_ms,
+                self.ttl_ms,
+                now,
+            ]
+            calls.append(([self.keys.conn(user_id)], args))
+            by_gateway[location.gateway_id][str(user_id)] = now
+        outcomes = await self._eval_many(self._refresh, calls)
+        for (user_id, location), outcome in zip(entries, outcomes, strict=True):
+            if outcome == 1:
+                result.recreated.append(user_id)
+            elif outcome == -1:
+                result.superseded.append((user_id, location))
         async with self.client.pipeline(transaction=False) as pipe:
             for gateway_id, users in by_gateway.items():
                 key = self.keys.gateway_users(gateway_id)
@@ -402,12 +413,10 @@ class RedisRegistry:
                 cursor, members = await self.client.zscan(users_key, cursor, count=CHUNK)
                 user_ids = [int(_text(m)) for m, _score in members]
                 if user_ids:
-                    async with self.client.pipeline(transaction=False) as pipe:
-                        for user_id in user_ids:
-                            await self._drop_gateway(
-                                keys=[self.keys.conn(user_id)], args=[gateway_id], client=pipe
-                            )
-                        counts = await pipe.execute()
+                    counts = await self._eval_many(
+                        self._drop_gateway,
+                        [([self.keys.conn(user_id)], [gateway_id]) for user_id in user_ids],
+                    )
                     removed += [u for u, n in zip(user_ids, counts, strict=True) if n]
                 if cursor == 0:
                     break
