@@ -9,9 +9,24 @@ let server;
 let browser;
 const people = [];
 
+let startError = null;
+
 before(async () => {
-  server = await startServer(); // throws (fails the run) when Pigeon cannot start
+  try {
+    server = await startServer();
+  } catch (e) {
+    startError = e; // reported by the first test: a server that cannot start fails the run
+  }
   browser = await launchBrowser();
+});
+
+test("Pigeon starts and serves the web client at /", async () => {
+  if (startError) throw startError;
+  const res = await fetch(`${server.base}/`);
+  assert.equal(res.status, 200);
+  assert.match(await res.text(), /<div id="app"><\/div>/);
+  const deep = await fetch(`${server.base}/c/1`); // client-side routes fall back to index.html
+  assert.equal(deep.status, 200);
 });
 
 after(async () => {
@@ -76,6 +91,7 @@ describe("Pigeon web client", () => {
   let groupId;
 
   before(async () => {
+    if (startError) return; // every test below then fails on its own
     alice = await person("Alice");
     bob = await person("Bob");
   });

@@ -44,6 +44,7 @@ export async function startServer() {
     proc.stdout.on("data", (d) => (log += d));
     proc.stderr.on("data", (d) => (log += d));
     proc.on("exit", (code, sig) => (exited = { code, sig }));
+    proc.on("error", (e) => (exited = { error: e.message }));
     const deadline = Date.now() + 30_000;
     for (;;) {
       if (exited) throw new Error(`Pigeon exited before it was healthy (${JSON.stringify(exited)}):\n${log}`);
