@@ -28,6 +28,7 @@ class GatewayJanitor(Worker):
         self.idle_s = ctx.settings.worker.sweep_interval_s
 
     async def step(self) -> int:
+        self.metrics.live_gateways.set(len(await self.ctx.registry.live_gateways()))
         swept = 0
         for gateway_id in await self.ctx.registry.dead_gateways():
             users = await self.ctx.registry.sweep_gateway(gateway_id)
