@@ -90,7 +90,10 @@ class Gateway:
         self._background: set[asyncio.Task[None]] = set()
         self._unregister_later: list[tuple[int, Location]] = []
         self._refresh_now = asyncio.Event()
+        # Since when pushes may have been lost (None: no trouble); _trouble_again notes
+        # trouble while a recovery round runs, so that another round follows.
         self._trouble_since: int | None = None
+        self._trouble_again = False
 
     async def start(self) -> None:
         self._tasks = [
@@ -168,6 +171,8 @@ class Gateway:
         task.add_done_callback(self._background.discard)
 
     def _trouble(self, at_ms: int) -> None:
+        """Pushes may be lost from ``at_ms`` on: recover (re-register, notices) later."""
+        self._trouble_again = True
         if self._trouble_since is None:
             self._trouble_since = at_ms
 
@@ -303,9 +308,12 @@ class Gateway:
                     length = await self.queue.length(self.gateway_id)
                     self.metrics.queue_length.set(length)
                 if self._trouble_since is not None:
-                    since, self._trouble_since = self._trouble_since, None
+                    since, self._trouble_again = self._trouble_since, False
                     await self.refresh_registry()
                     await self._send_resync_notices(since - RESYNC_SLACK_MS)
+                    if not self._trouble_again:
+                        # Keep the earliest start until a round completes untroubled.
+                        self._trouble_since = None
             except Exception as exc:
                 log.warning("gateway_report_failed", gateway_id=self.gateway_id, error=repr(exc))
                 self.metrics.registry_errors.labels("report").inc()
