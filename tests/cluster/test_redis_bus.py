@@ -1,0 +1,172 @@
+"""The Redis registry and delivery queues on their own, against the local Redis (each test
+under its own key prefix, deleted afterwards)."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+import redis.asyncio as aioredis
+
+from pigeon.bus.delivery import Delivery, Location
+from pigeon.bus.redis_queue import RedisQueue
+from pigeon.bus.redis_registry import RedisRegistry
+from pigeon.bus.registry import GatewayInfo
+from pigeon.common.settings import RedisSettings
+from tests.cluster.harness import REDIS_URL, delete_redis_prefix, require_services
+
+pytestmark = [pytest.mark.asyncio, pytest.mark.cluster]
+
+
+@pytest.fixture
+async def settings() -> AsyncIterator[RedisSettings]:
+    require_services()
+    prefix = f"pb{uuid.uuid4().hex[:10]}"
+    yield RedisSettings(
+        url=REDIS_URL, key_prefix=prefix, registry_ttl_s=60, gateway_ttl_s=1, queue_maxlen=100
+    )
+    delete_redis_prefix(REDIS_URL, prefix)
+
+
+@pytest.fixture
+async def client() -> AsyncIterator[aioredis.Redis]:
+    redis = aioredis.Redis.from_url(REDIS_URL)
+    yield redis
+    await redis.aclose()
+
+
+def delivery(n: int) -> Delivery:
+    return Delivery(frame=f'{{"n":{n}}}', user_ids=[n])
+
+
+async def take(queue: RedisQueue, gateway_id: str, count: int) -> list[Delivery]:
+    """Read ``count`` entries and stop without finishing the batch (as a crash would)."""
+    got: list[Delivery] = []
+    stream = queue.consume(gateway_id)
+    async for item in stream:
+        got.append(item)
+        if len(got) == count:
+            break
+    return got
+
+
+async def test_entries_taken_by_a_crashed_consumer_are_delivered_again(
+    settings: RedisSettings, client: aioredis.Redis
+) -> None:
+    first = RedisQueue(client, settings)
+    for n in range(5):
+        await first.push("gw1", delivery(n))
+    taken = await take(first, "gw1", 2)
+    assert [d.user_ids for d in taken] == [[0], [1]]
+    # A new incarnation of the same gateway: everything comes again, in order, once.
+    second = RedisQueue(client, settings)
+    again = await take(second, "gw1", 5)
+    assert [d.user_ids[0] for d in again] == [0, 1, 2, 3, 4]
+
+
+async def test_a_finished_batch_is_acknowledged_and_deleted(
+    settings: RedisSettings, client: aioredis.Redis
+) -> None:
+    queue = RedisQueue(client, settings)
+    for n in range(3):
+        await queue.push("gw1", delivery(n))
+    stream = queue.consume("gw1")
+    for _ in range(3):
+        await anext(stream)
+    # Asking for the next entry finishes the batch; nothing is queued, so it waits.
+    waiting = asyncio.ensure_future(anext(stream))
+    await asyncio.sleep(0.3)
+    assert await queue.length("gw1") == 0
+    waiting.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
+    await stream.aclose()
+
+
+async def test_queues_are_trimmed_and_expire(
+    settings: RedisSettings, client: aioredis.Redis
+) -> None:
+    queue = RedisQueue(client, settings)
+    for n in range(1000):
+        await queue.push("dead", delivery(n))
+    assert await queue.length("dead") <= 2 * settings.queue_maxlen
+    key = f"{settings.key_prefix}:unread:{{dead}}"
+    assert 0 < await client.pttl(key) <= settings.queue_expire_s * 1000
+
+
+async def test_register_replace_and_unregister_only_if_owned(
+    settings: RedisSettings, client: aioredis.Redis
+) -> None:
+    registry = RedisRegistry(client, settings)
+    web1 = Location("gw1", "web", "c1")
+    web2 = Location("gw2", "web", "c2")
+    phone = Location("gw3", "mobile", "c3")
+    assert await registry.register(7, web1) is None
+    assert await registry.register(7, phone) is None
+    assert await registry.register(7, web2) == web1
+    assert not await registry.unregister(7, web1)  # replaced: no longer its entry
+    assert await registry.locate([7, 8]) == {"gw2": [7], "gw3": [7]}
+    assert await registry.devices([7, 8]) == {7: ["mobile", "web"]}
+    assert await registry.unregister(7, web2)
+    assert await registry.devices([7]) == {7: ["mobile"]}
+
+
+async def test_refresh_recreates_lost_entries_and_reports_replaced_ones(
+    settings: RedisSettings, client: aioredis.Redis
+) -> None:
+    registry = RedisRegistry(client, settings)
+    mine = Location("gw1", "web", "c1")
+    await registry.register(1, mine)
+    await registry.register(2, Location("gw1", "web", "c2"))
+    await registry.register(2, Location("gw2", "web", "c9"))  # user 2 logged in elsewhere
+    await client.delete(f"{settings.key_prefix}:conn:{{1}}")  # as if Redis lost it
+    result = await registry.refresh([(1, mine), (2, Location("gw1", "web", "c2"))])
+    assert result.recreated == [1]
+    assert result.superseded == [(2, Location("gw1", "web", "c2"))]
+    assert await registry.locate([1, 2]) == {"gw1": [1], "gw2": [2]}
+
+
+async def test_presence_settles_once_per_change(
+    settings: RedisSettings, client: aioredis.Redis
+) -> None:
+    registry = RedisRegistry(client, settings)
+    web = Location("gw1", "web", "c1")
+    await registry.register(5, web)
+    assert await registry.settle_presence(5) == ["web"]
+    assert await registry.settle_presence(5) is None  # a second settler sees no change
+    await registry.unregister(5, web)
+    await registry.mark_presence_dirty([5], 0.2)
+    assert await registry.claim_presence_dirty(10, 30) == []  # not due yet
+    await asyncio.sleep(0.25)
+    assert await registry.claim_presence_dirty(10, 30) == [5]
+    assert await registry.claim_presence_dirty(10, 30) == []  # leased to the first claimer
+    await registry.mark_presence_dirty([5], 0.0)  # changed again while being settled
+    assert await registry.settle_presence(5) == []
+    await registry.release_presence_dirty([5])
+    assert await registry.claim_presence_dirty(10, 30) == [5]  # the new mark survived
+
+
+async def test_dead_gateways_are_swept_and_live_ones_are_not(
+    settings: RedisSettings, client: aioredis.Redis
+) -> None:
+    registry = RedisRegistry(client, settings)
+    queue = RedisQueue(client, settings)
+    await registry.report_gateway(GatewayInfo("gw1", "ws://a/ws", 1))
+    await registry.report_gateway(GatewayInfo("gw2", "ws://b/ws", 1))
+    await registry.register(1, Location("gw1", "web", "c1"))
+    await registry.register(1, Location("gw2", "mobile", "c2"))
+    await registry.register(2, Location("gw2", "web", "c3"))
+    await queue.push("gw2", delivery(1))
+    await asyncio.sleep(1.1)
+    await registry.report_gateway(GatewayInfo("gw1", "ws://a/ws", 1))
+    assert await registry.dead_gateways() == ["gw2"]
+    assert [g.gateway_id for g in await registry.live_gateways()] == ["gw1"]
+    assert await registry.sweep_gateway("gw1") is None  # alive: never swept
+    assert sorted(await registry.sweep_gateway("gw2") or []) == [1, 2]
+    assert await registry.devices([1, 2]) == {1: ["web"]}
+    assert await queue.length("gw2") == 0
+    assert await registry.dead_gateways() == []
+    # Back under the same id: the registry says it did not know it, so it re-registers.
+    assert await registry.report_gateway(GatewayInfo("gw2", "ws://b/ws", 0))
