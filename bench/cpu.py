@@ -109,6 +109,7 @@ class CpuWindow:
     other_s: float = 0.0  # everything else the machine did meanwhile
     load_before: float = 0.0
     load_after: float = 0.0
+    server_known: bool = True  # False when the server is not our child (--mode url)
 
     def between(self, first: CpuSample, second: CpuSample) -> None:
         self.server_s = second.server - first.server

@@ -58,7 +58,7 @@ def table(runs: list[RunFigures], baseline: RunFigures | None = None) -> str:
             f"{lat.p99:.1f}",
             f"{lat.max:.1f}",
             f"{run.ack_latency.p99:.1f}",
-            f"{run.server_cpu_us_per_msg:,.0f}",
+            f"{run.server_cpu_us_per_msg:,.0f}" if run.cpu.server_known else "-",
             ratio,
             ("ok" if run.ok else "FAILED")
             + (" (rate not kept)" if run.skipped else "")
@@ -100,6 +100,9 @@ def problems_text(runs: list[RunFigures]) -> str:
                 f"{run.sent_per_s:,.0f}/s"
             )
         cpu = run.cpu
+        if not cpu.server_known:
+            out.append(f"    {run.label}: the server is not a child of the benchmark: no CPU split")
+            continue
         out.append(
             f"    {run.label}: CPU seconds in the {run.duration:.0f} s window: server "
             f"{cpu.server_s:.1f}, PostgreSQL+Redis {cpu.store_s:.1f}, load generator "

@@ -69,7 +69,7 @@ def run_load(
     server_pids: list[int],
 ) -> RunFigures:
     """One measured load phase; ``server_pids`` roots the processes whose CPU is counted."""
-    cpu = CpuWindow(load_before=load_average())
+    cpu = CpuWindow(load_before=load_average(), server_known=bool(server_pids))
     ctx = mp.get_context("spawn")
     n_workers = max(1, min(opts.workers, len(pairs)))
     counters = ctx.Array("d", n_workers * SLOTS, lock=False)

@@ -75,7 +75,7 @@ class RunFigures:
     def busy_machine(self) -> bool:
         """Other work took more than 10% of the machine during the window: rates are low."""
         cores = os.cpu_count() or 1
-        return self.cpu.other_s > 0.10 * cores * self.duration
+        return self.cpu.server_known and self.cpu.other_s > 0.10 * cores * self.duration
 
     @property
     def ok(self) -> bool:
