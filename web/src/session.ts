@@ -2,6 +2,7 @@ import type { Router } from "vue-router";
 import type { FriendRequest, Group, Message } from "./api/types";
 import { SESSION_STORAGE_KEY } from "./api/tokens";
 import { preview, userName } from "./lib/format";
+import { removesMe } from "./lib/groupEvents";
 import { beep, showNotification } from "./lib/notify";
 import { services, setServices } from "./services";
 import { useAuthStore } from "./stores/auth";
@@ -179,8 +180,7 @@ export function startSession() {
     const gid = Number(data.group_id ?? g?.id ?? data.conversation_id ?? 0);
     if (event.startsWith("group") || event.startsWith("member")) {
       const change = String(data.change ?? "");
-      const affected = (data.user_ids as number[] | undefined) ?? [];
-      const removedMe = auth.me !== null && affected.includes(auth.me) && /kick|left|remove/.test(change);
+      const removedMe = removesMe(change, data.user_ids as unknown[] | undefined, auth.me);
       if (g && gid) {
         const known = groups.groups[gid];
         // The event's group is generic (no my_role): keep mine unless I was the one removed.
@@ -188,7 +188,7 @@ export function startSession() {
       }
       void convs.load().catch(() => undefined);
       if (gid && !removedMe) void groups.afterChange(gid);
-      if (removedMe) ui.toast(`You were removed from ${g?.name ?? "a group"}`, "info");
+      if (removedMe && change === "member_kicked") ui.toast(`You were removed from ${g?.name ?? "a group"}`, "info");
       return;
     }
     void convs.load().catch(() => undefined);

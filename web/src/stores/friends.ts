@@ -32,9 +32,10 @@ export const useFriendsStore = defineStore("friends", () => {
 
   async function load() {
     const presence = usePresenceStore();
+    const stamp = presence.beginQuery();
     const { friends: list } = await api().friends();
     friends.value = list;
-    for (const f of list) presence.set(f.user.id, !!f.online, f.devices ?? []);
+    presence.applyQuery(stamp, Object.fromEntries(list.map((f) => [f.user.id, f])));
     loaded.value = true;
   }
   async function loadRequests() {
