@@ -2,18 +2,45 @@ import { ApiError } from "./errors";
 import type { TokenStore } from "./tokens";
 import type {
   Ack, Conversation, Device, Friend, FriendRequest, Group, GroupMember, Message, MessagePage,
-  PresenceInfo, Readers, Tokens, User,
+  PresenceInfo, Readers, Tokens, Upload, UploadKind, User,
 } from "./types";
 
 export type FetchLike = (input: string, init?: RequestInit) => Promise<Response>;
 /** Runs `fn` while holding a lock shared by all tabs (Web Locks), so only one tab rotates the refresh token at a time. */
 export type LockFn = <T>(name: string, fn: () => Promise<T>) => Promise<T>;
 
+/** What an upload transport answers: the HTTP status and the body text (status 0: no answer). */
+export interface TransportResult { status: number; text: string }
+/** Sends a multipart form with upload progress. The default uses XMLHttpRequest (fetch cannot report upload progress). */
+export type UploadTransport = (
+  url: string,
+  form: FormData,
+  token: string | null,
+  onProgress: (loaded: number, total: number) => void,
+  signal?: AbortSignal,
+) => Promise<TransportResult>;
+
+export const xhrTransport: UploadTransport = (url, form, token, onProgress, signal) =>
+  new Promise((resolve, reject) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open("POST", url);
+    xhr.setRequestHeader("Accept", "application/json");
+    if (token) xhr.setRequestHeader("Authorization", `Bearer ${token}`);
+    xhr.upload.onprogress = (e) => { if (e.lengthComputable) onProgress(e.loaded, e.total); };
+    xhr.onload = () => resolve({ status: xhr.status, text: xhr.responseText });
+    xhr.onerror = () => resolve({ status: 0, text: "" });
+    xhr.ontimeout = () => resolve({ status: 0, text: "" });
+    xhr.onabort = () => reject(new DOMException("The upload was cancelled", "AbortError"));
+    signal?.addEventListener("abort", () => xhr.abort(), { once: true });
+    xhr.send(form);
+  });
+
 export interface ApiClientOptions {
   tokens: TokenStore;
   baseUrl?: string;
   fetch?: FetchLike;
   lock?: LockFn;
+  upload?: UploadTransport;
   /** Called when the session cannot be refreshed any more (the user must log in again). */
   onSessionEnded?: () => void;
   /** Called after tokens were rotated. */
@@ -38,6 +65,7 @@ export class ApiClient {
   private readonly base: string;
   private readonly doFetch: FetchLike;
   private readonly lock: LockFn;
+  private readonly transport: UploadTransport;
   private refreshing: Promise<string | null> | null = null;
   onSessionEnded?: () => void;
   onTokens?: (t: Tokens) => void;
@@ -47,6 +75,7 @@ export class ApiClient {
     this.base = (opts.baseUrl ?? "") + "/api/v1";
     this.doFetch = opts.fetch ?? ((i, init) => fetch(i, init));
     this.lock = opts.lock ?? defaultLock;
+    this.transport = opts.upload ?? xhrTransport;
     this.onSessionEnded = opts.onSessionEnded;
     this.onTokens = opts.onTokens;
   }
@@ -92,14 +121,17 @@ export class ApiClient {
 
   private async parse<T>(res: Response): Promise<T> {
     if (res.status === 204) return undefined as T;
-    const text = await res.text();
+    return this.parseText<T>(res.status, res.ok, await res.text(), res.statusText);
+  }
+
+  private parseText<T>(status: number, ok: boolean, text: string, statusText = ""): T {
     let data: unknown = undefined;
     if (text) {
       try { data = JSON.parse(text); } catch { data = undefined; }
     }
-    if (!res.ok) {
+    if (!ok) {
       const err = (data as { error?: { code?: string; message?: string } } | undefined)?.error;
-      throw new ApiError(res.status, err?.code ?? `http_${res.status}`, err?.message ?? (res.statusText || `HTTP ${res.status}`));
+      throw new ApiError(status, err?.code ?? `http_${status}`, err?.message ?? (statusText || `HTTP ${status}`));
     }
     return data as T;
   }
@@ -189,8 +221,30 @@ export class ApiClient {
   latestMessages(id: number, limit = 50) {
     return this.request<MessagePage>("GET", `/conversations/${id}/messages`, undefined, { query: { limit } });
   }
-  sendMessage(id: number, msg: { client_msg_id: string; kind: string; body: unknown; mentions?: number[] }) {
+  sendMessage(id: number, msg: { client_msg_id: string; kind: string; body: unknown; mentions?: number[]; mention_all?: boolean }) {
     return this.request<Ack>("POST", `/conversations/${id}/messages`, msg);
+  }
+  /**
+   * `POST /uploads`: store a file for an image, file or voice message. Reports progress as a
+   * fraction; refreshes the access token once on a 401, like every other call.
+   */
+  async upload(file: Blob, name: string, kind: UploadKind, onProgress: (fraction: number) => void = () => undefined, signal?: AbortSignal): Promise<Upload> {
+    const form = () => {
+      const f = new FormData();
+      f.append("kind", kind);
+      f.append("file", file, name);
+      return f;
+    };
+    const progress = (loaded: number, total: number) => onProgress(total > 0 ? Math.min(1, loaded / total) : 0);
+    let token = this.tokens.access();
+    if (token && this.tokens.expiresAt() - Date.now() < 5_000) token = (await this.refreshAccess(token)) ?? token;
+    let res = await this.transport(this.base + "/uploads", form(), token, progress, signal);
+    if (res.status === 401) {
+      const fresh = await this.refreshAccess(token);
+      if (fresh) res = await this.transport(this.base + "/uploads", form(), fresh, progress, signal);
+    }
+    if (res.status === 0) throw ApiError.network(new Error("the upload did not finish"));
+    return this.parseText<Upload>(res.status, res.status >= 200 && res.status < 300, res.text);
   }
   markRead(id: number, seq: number) { return this.request<void>("POST", `/conversations/${id}/read`, { seq }); }
   recall(messageId: number) { return this.request<void>("POST", `/messages/${messageId}/recall`); }

@@ -33,7 +33,8 @@ const FRIENDLY: Record<string, string> = {
   group_dissolved: "This group has been dissolved.",
   recall_window_passed: "It is too late to recall this message.",
   rate_limited: "Slow down a little and try again.",
-  payload_too_large: "That is too large.",
+  payload_too_large: "That is too large to send.",
+  invalid_image: "That image could not be read. Send a PNG, JPEG, GIF or WebP image, or send it as a file.",
 };
 
 /** A message to show a person for an error code, falling back to the server's own text. */

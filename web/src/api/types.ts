@@ -41,6 +41,21 @@ export interface GroupMember {
 export type MessageKind = "text" | "image" | "file" | "voice" | "system" | "recall";
 
 export interface TextBody { text: string }
+export type UploadKind = "image" | "file" | "voice";
+
+/** The answer to `POST /uploads`. */
+export interface Upload {
+  id: string;
+  kind: UploadKind;
+  name: string;
+  mime: string;
+  size: number;
+  url: string;
+  thumb_url: string | null;
+  width: number | null;
+  height: number | null;
+}
+
 export interface ImageBody { url: string; thumb_url: string; width: number; height: number; size: number }
 export interface FileBody { url: string; name: string; size: number; mime: string }
 export interface VoiceBody { url: string; duration_ms: number; size: number }

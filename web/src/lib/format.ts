@@ -1,4 +1,5 @@
 import type { Message, User } from "../api/types";
+import { formatDuration } from "./attachments";
 
 const PALETTE = ["#e8590c", "#2f9e44", "#1971c2", "#9c36b5", "#c2255c", "#0c8599", "#5f3dc4", "#e67700", "#087f5b", "#d6336c"];
 
@@ -73,7 +74,7 @@ export function preview(m: Message | null | undefined, nameOf: (id: number | nul
     case "text": return String(b.text ?? "");
     case "image": return "[Image]";
     case "file": return `[File] ${String(b.name ?? "")}`;
-    case "voice": return "[Voice message]";
+    case "voice": return `[Voice] ${formatDuration(b.duration_ms)}`;
     case "system": return String(b.tip ?? "");
     default: return `[${m.kind}]`;
   }

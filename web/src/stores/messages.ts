@@ -1,7 +1,8 @@
 import { defineStore } from "pinia";
-import { ref } from "vue";
+import { markRaw, ref } from "vue";
 import { ApiError, friendlyCode, friendlyError } from "../api/errors";
-import type { Ack, Message, MessagePage } from "../api/types";
+import type { Ack, Message, MessagePage, Upload, UploadKind } from "../api/types";
+import { bodyFor, isPermanentUploadError, refuseUpload } from "../lib/attachments";
 import { services } from "../services";
 import type { AckFrame } from "../ws/protocol";
 import { RequestError } from "../ws/client";
@@ -18,7 +19,27 @@ export interface Window {
   loadingOlder: boolean;
 }
 
-export type OutState = "sending" | "failed";
+/**
+ * An outgoing message: "uploading" (attachments only: the file is being stored), then "sending"
+ * (the send frame or request is out), then gone once acked; "failed" from either step. Retry
+ * uploads again only if the upload itself failed, and always re-sends the same client_msg_id.
+ */
+export type OutState = "uploading" | "sending" | "failed";
+
+export interface PendingUpload {
+  file: Blob;
+  name: string;
+  kind: UploadKind;
+  /** 0..1 while uploading. */
+  progress: number;
+  /** Set once the server stored the file; the message body is built from it. */
+  done: Upload | null;
+  /** A local object URL to show an image or play a clip before the upload is done. */
+  preview: string | null;
+  width?: number;
+  height?: number;
+  duration_ms?: number;
+}
 
 export interface Outgoing {
   client_msg_id: string;
@@ -26,9 +47,22 @@ export interface Outgoing {
   kind: string;
   body: Record<string, unknown>;
   mentions: number[];
+  mentionAll?: boolean;
   ts: number;
   state: OutState;
   error?: string;
+  /** True when retrying cannot help (an image the server cannot read, a file too large). */
+  permanent?: boolean;
+  upload?: PendingUpload;
+}
+
+export interface AttachmentMeta {
+  name?: string;
+  width?: number;
+  height?: number;
+  duration_ms?: number;
+  /** Show this local URL until the upload is done (revoked when the message leaves the outbox). */
+  preview?: string | null;
 }
 
 function uuid(): string {
@@ -87,7 +121,20 @@ export const useMessagesStore = defineStore("messages", () => {
   function dropOutgoing(cid: number, clientMsgId: string | null) {
     if (!clientMsgId) return;
     const box = outbox.value[cid];
-    if (box) outbox.value[cid] = box.filter((o) => o.client_msg_id !== clientMsgId);
+    if (!box) return;
+    for (const o of box) if (o.client_msg_id === clientMsgId) releaseUpload(o);
+    outbox.value[cid] = box.filter((o) => o.client_msg_id !== clientMsgId);
+  }
+
+  const aborts = new Map<string, AbortController>();
+  function releaseUpload(o: Outgoing) {
+    aborts.get(o.client_msg_id)?.abort();
+    aborts.delete(o.client_msg_id);
+    const url = o.upload?.preview;
+    if (url && url.startsWith("blob:") && typeof URL.revokeObjectURL === "function") {
+      // the confirmed message loads the server's copy; keep the local one a moment to avoid a flash
+      setTimeout(() => URL.revokeObjectURL(url), 5_000);
+    }
   }
 
   function seenNow(cid: number): boolean {
@@ -198,24 +245,54 @@ export const useMessagesStore = defineStore("messages", () => {
       ts: ack.ts,
       recalled: false,
       mentions: o.mentions,
-      mention_all: false,
+      mention_all: !!o.mentionAll,
     };
   }
 
+  /** Store the attachment of `o` (if not stored yet) and build its body. False if that failed. */
+  async function uploadFor(o: Outgoing): Promise<boolean> {
+    const up = o.upload;
+    if (!up || up.done) return true;
+    o.state = "uploading";
+    o.error = undefined;
+    o.permanent = false;
+    up.progress = 0;
+    const ctrl = new AbortController();
+    aborts.set(o.client_msg_id, ctrl);
+    try {
+      const stored = await api().upload(up.file, up.name, up.kind, (f) => { up.progress = f; }, ctrl.signal);
+      up.done = stored;
+      up.progress = 1;
+      o.body = bodyFor(up.kind, stored, { duration_ms: up.duration_ms });
+      return true;
+    } catch (e) {
+      if (ctrl.signal.aborted) return false;
+      markFailed(o, e, true);
+      return false;
+    } finally {
+      if (aborts.get(o.client_msg_id) === ctrl) aborts.delete(o.client_msg_id);
+    }
+  }
+
   async function transmit(o: Outgoing): Promise<void> {
+    // only attachments wait for an upload; a text goes out in the same tick
+    if (o.upload && !o.upload.done && !(await uploadFor(o))) return;
     const { ws, sync } = services();
     o.state = "sending";
     o.error = undefined;
+    o.permanent = false;
     let ack: Pick<Ack, "message_id" | "conversation_id" | "seq" | "ts" | "client_msg_id">;
     try {
       if (ws && ws.online) {
         const frame = await ws.request<AckFrame>({
           type: "send", ref: ws.nextRef(), client_msg_id: o.client_msg_id, conversation_id: o.conversation_id,
-          kind: o.kind, body: o.body, mentions: o.mentions,
+          kind: o.kind, body: o.body, mentions: o.mentions, ...(o.mentionAll ? { mention_all: true } : {}),
         });
         ack = frame;
       } else {
-        ack = await api().sendMessage(o.conversation_id, { client_msg_id: o.client_msg_id, kind: o.kind, body: o.body, mentions: o.mentions });
+        ack = await api().sendMessage(o.conversation_id, {
+          client_msg_id: o.client_msg_id, kind: o.kind, body: o.body, mentions: o.mentions, ...(o.mentionAll ? { mention_all: true } : {}),
+        });
       }
     } catch (e) {
       markFailed(o, e);
@@ -227,19 +304,23 @@ export const useMessagesStore = defineStore("messages", () => {
     dropOutgoing(o.conversation_id, o.client_msg_id);
   }
 
-  function markFailed(o: Outgoing, e: unknown) {
+  function markFailed(o: Outgoing, e: unknown, uploading = false) {
     const box = outbox.value[o.conversation_id] ?? [];
     const live = box.find((x) => x.client_msg_id === o.client_msg_id);
     const target = live ?? o;
     target.state = "failed";
+    target.permanent = false;
     if (e instanceof RequestError) target.error = e.code === "offline" || e.code === "timeout" || e.code === "disconnected" ? "Not sent" : friendlyCode(e.code, e.message);
-    else if (e instanceof ApiError && e.isNetwork) target.error = "Not sent";
-    else target.error = friendlyError(e);
+    else if (e instanceof ApiError && e.isNetwork) target.error = uploading ? "Upload failed" : "Not sent";
+    else if (e instanceof ApiError && uploading) {
+      target.error = e.code === "payload_too_large" ? "That file is too large to send." : friendlyError(e);
+      target.permanent = isPermanentUploadError(e.code);
+    } else target.error = friendlyError(e);
   }
 
   /** Show a message at once and send it; the ack confirms it. */
-  function send(cid: number, kind: string, body: Record<string, unknown>, mentions: number[] = []): Outgoing {
-    const o: Outgoing = { client_msg_id: uuid(), conversation_id: cid, kind, body, mentions, ts: Date.now(), state: "sending" };
+  function send(cid: number, kind: string, body: Record<string, unknown>, mentions: number[] = [], extra: Partial<Outgoing> = {}): Outgoing {
+    const o: Outgoing = { client_msg_id: uuid(), conversation_id: cid, kind, body, mentions, ts: Date.now(), state: "sending", ...extra };
     (outbox.value[cid] ??= []).push(o);
     const live = outbox.value[cid][outbox.value[cid].length - 1];
     lastTypingSent[cid] = 0;
@@ -247,14 +328,36 @@ export const useMessagesStore = defineStore("messages", () => {
     return live;
   }
 
-  function sendText(cid: number, text: string, mentions: number[] = []) {
-    return send(cid, "text", { text }, mentions);
+  function sendText(cid: number, text: string, mentions: number[] = [], mentionAll = false) {
+    return send(cid, "text", { text }, mentions, mentionAll ? { mentionAll: true } : {});
+  }
+
+  /**
+   * Send an image, file or voice clip: it shows at once with upload progress, is uploaded, then
+   * sent as a message. Returns null (and says why) for a file that cannot be sent at all.
+   */
+  function sendFile(cid: number, file: Blob, kind: UploadKind, meta: AttachmentMeta = {}): Outgoing | null {
+    const refused = refuseUpload(file);
+    if (refused) {
+      useUiStore().toast(refused);
+      return null;
+    }
+    const name = meta.name || (file as File).name || (kind === "voice" ? "voice.webm" : kind === "image" ? "image" : "file");
+    const upload: PendingUpload = {
+      file: markRaw(file), name, kind, progress: 0, done: null, preview: meta.preview ?? null,
+      width: meta.width, height: meta.height, duration_ms: meta.duration_ms,
+    };
+    const body: Record<string, unknown> =
+      kind === "image" ? { width: meta.width ?? 0, height: meta.height ?? 0, size: file.size }
+        : kind === "voice" ? { duration_ms: meta.duration_ms ?? 0, size: file.size }
+          : { name, size: file.size, mime: file.type || "application/octet-stream" };
+    return send(cid, kind, body, [], { upload, state: "uploading" });
   }
 
   /** Send a failed message again with the SAME client_msg_id, so the server stores it at most once. */
   function retry(cid: number, clientMsgId: string): Promise<void> {
     const o = outbox.value[cid]?.find((x) => x.client_msg_id === clientMsgId);
-    if (!o || o.state === "sending") return Promise.resolve();
+    if (!o || o.state !== "failed") return Promise.resolve();
     return transmit(o);
   }
 
@@ -367,15 +470,17 @@ export const useMessagesStore = defineStore("messages", () => {
 
   function forget(cid: number) {
     delete windows.value[cid];
+    for (const o of outbox.value[cid] ?? []) releaseUpload(o);
     delete outbox.value[cid];
   }
 
   function reset() {
+    for (const box of Object.values(outbox.value)) for (const o of box) releaseUpload(o);
     windows.value = {}; outbox.value = {}; typing.value = {}; readCounts.value = {};
   }
 
   return {
-    windows, outbox, typing, readCounts, sink, win, isLoaded, open, loadOlder, setPage, send, sendText, retry, discard, recall,
+    windows, outbox, typing, readCounts, sink, win, isLoaded, open, loadOlder, setPage, send, sendText, sendFile, retry, discard, recall,
     markRead, loadReadCounts, refreshOwnCounts, noteGroupRead, noteTyping, clearTyping, typers, iAmTyping, onNewMessage,
     failAllSending, forget, reset,
   };

@@ -38,7 +38,7 @@ export type ServerFrame =
 export type ClientFrame =
   | { type: "auth"; token: string; device: Device }
   | { type: "ping" }
-  | { type: "send"; ref: string; client_msg_id: string; conversation_id?: number; to_user_id?: number; kind: string; body: unknown; mentions?: number[] }
+  | { type: "send"; ref: string; client_msg_id: string; conversation_id?: number; to_user_id?: number; kind: string; body: unknown; mentions?: number[]; mention_all?: boolean }
   | { type: "sync"; ref: string; conversation_id: number; after: number; limit?: number }
   | { type: "read"; conversation_id: number; seq: number }
   | { type: "typing"; conversation_id: number }
