@@ -113,7 +113,7 @@ class CpuWindow:
 
     def between(self, first: CpuSample, second: CpuSample) -> None:
         self.server_s = second.server - first.server
-        self.store_s = second.store - first.store
+        self.store_s = max(0.0, second.store - first.store)
         self.loadgen_s = second.loadgen - first.loadgen
         machine = second.machine - first.machine
         self.other_s = max(0.0, machine - self.server_s - self.store_s - self.loadgen_s)
