@@ -20,15 +20,18 @@ class GatewayOut(BaseModel):
 
 
 def pick_gateway(live: list[GatewayInfo]) -> GatewayInfo:
-    """Power of two choices: of two gateways drawn at random, the less loaded one.
+    """Weighted random, favouring gateways with fewer connections.
 
-    Load reports are a few seconds old; two random choices spread a burst of clients
-    evenly where "always the least loaded" would send the whole burst to one gateway.
+    Weight ``1 / (1 + load / (mean load + 1))``: equal loads give an even spread, a gateway
+    twice as busy as the average gets about half the share of an idle one. Load reports are
+    a few seconds old, so a burst of clients must not all go to the one that looked least
+    loaded (which "always the least loaded" would do).
     """
     if len(live) == 1:
         return live[0]
-    first, second = random.sample(live, 2)
-    return first if first.connections <= second.connections else second
+    mean = sum(g.connections for g in live) / len(live)
+    weights = [1 / (1 + g.connections / (mean + 1)) for g in live]
+    return random.choices(live, weights=weights)[0]  # noqa: S311 - spreading, not secrecy
 
 
 @router.get("/gateway")
