@@ -16,7 +16,7 @@ from typing import Any
 from bench import frames
 from bench.accounts import SetupError, User, befriend, discover_gateways, register_users
 from bench.cluster import ClusterOptions, cluster_available, start_cluster
-from bench.loadgen import ConnSpec, PairSpec
+from bench.loadgen import NOFILE_LIMIT, ConnSpec, PairSpec
 from bench.relay import IMPLEMENTATIONS
 from bench.report import machine, problems_text, table, write_json
 from bench.runner import LoadOptions, RunError, run_load
@@ -267,6 +267,12 @@ def load_options(args: argparse.Namespace) -> LoadOptions:
     for name in ("pairs", "window", "workers"):
         if getattr(args, name) < 1:
             raise SystemExit(f"--{name} must be at least 1")
+    per_worker = 2 * args.pairs / args.workers
+    if per_worker > NOFILE_LIMIT - 500:
+        raise SystemExit(
+            f"{per_worker:.0f} sockets per load worker exceed the {NOFILE_LIMIT} open files a "
+            "process may hold: add --workers"
+        )
     if args.duration <= 0 or args.warmup < 0:
         raise SystemExit("--duration must be > 0 and --warmup >= 0")
     return LoadOptions(
