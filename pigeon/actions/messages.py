@@ -13,6 +13,7 @@ from pigeon.actions.context import Context, Outbox
 from pigeon.actions.conversations import check_can_message, require_member, require_open
 from pigeon.actions.deliveries import note_fetched
 from pigeon.actions.fanout import fan_out_message, is_hot, push_to_group
+from pigeon.actions.uploads import attachment_body
 from pigeon.common.clock import now_ms
 from pigeon.common.content import validate_body
 from pigeon.common.errors import Forbidden, InvalidRequest, NotFound, RecallWindowPassed
@@ -21,6 +22,8 @@ from pigeon.common.protocol.frames import MessageFrame, ReadReceiptFrame, Typing
 from pigeon.storage import conversations as store
 from pigeon.storage import groups as group_store
 from pigeon.storage import messages as message_store
+
+ATTACHMENT_KINDS = frozenset({"image", "file", "voice"})
 
 
 @dataclass(frozen=True)
@@ -44,7 +47,12 @@ class Page:
 
 
 async def send_message(
-    ctx: Context, sender_id: int, draft: Draft, *, exclude_connection: str | None = None
+    ctx: Context,
+    sender_id: int,
+    draft: Draft,
+    *,
+    exclude_connection: str | None = None,
+    wait_for_fan_out: bool = False,
 ) -> Ack:
     """Store a message and return its ack; push it to members only after the commit.
 
@@ -54,6 +62,8 @@ async def send_message(
     if not draft.client_msg_id or len(draft.client_msg_id) > 64:
         raise InvalidRequest("client_msg_id must be 1-64 characters")
     body = validate_body(draft.kind, draft.body, ctx.settings.messaging.max_text_chars)
+    if draft.kind in ATTACHMENT_KINDS:
+        body = await attachment_body(ctx, draft.kind, body)
     async with ctx.db.read() as conn:
         existing = await message_store.find_by_client_id(conn, sender_id, draft.client_msg_id)
     if existing is not None:
@@ -69,7 +79,9 @@ async def send_message(
         if existing is None:
             raise
         return _ack(message_store.message_from_row(existing))
-    if is_group:
+    if is_group and wait_for_fan_out:
+        await fan_out_message(ctx, message, exclude_connection=exclude_connection)
+    elif is_group:
         # The ack does not wait for a large group's fan-out; members sync by seq anyway.
         ctx.in_background(
             fan_out_message(ctx, message, exclude_connection=exclude_connection),

@@ -204,7 +204,8 @@ async def push_group(
             conversation_id=group_id,
             mentions=list(mentions or []),
         )
-        ack = await send_message(service_ctx, from_user_id, draft)
+        # The push result reports who was online, so wait for the fan-out here.
+        ack = await send_message(service_ctx, from_user_id, draft, wait_for_fan_out=True)
     result = await _finish(ctx, router, ack, None, sender_id=from_user_id, pushed_at=pushed_at)
     log.info(
         "service_push_group",

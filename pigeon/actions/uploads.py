@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import re
 import secrets
 from pathlib import Path
-from typing import BinaryIO, Literal
+from typing import Any, BinaryIO, Literal
 
 from pigeon.actions.context import Context
 from pigeon.common.clock import now_ms
@@ -89,6 +90,36 @@ async def find_upload(ctx: Context, upload_id: str) -> tuple[Upload, Path, Path 
     )
     thumbnail = files.path(upload_id, thumbnail=True) if row["has_thumbnail"] else None
     return upload, files.path(upload_id), thumbnail
+
+
+async def attachment_body(ctx: Context, kind: str, body: dict[str, Any]) -> dict[str, Any]:
+    """The body of an image/file/voice message, with the facts taken from the upload.
+
+    The ``url`` must name an upload of the same kind (any user's: forwarding is allowed to
+    whoever holds the capability URL); size, type, name and dimensions come from the
+    server's record, not from what the sender claims.
+    """
+    match = _FILE_URL.fullmatch(str(body.get("url", "")))
+    if match is None:
+        raise InvalidRequest(f"{kind} messages must point at an upload: /files/<id>")
+    async with ctx.db.read() as conn:
+        row = await store.find_upload(conn, match.group(1))
+    if row is None:
+        raise InvalidRequest("no such upload")
+    if row["kind"] != kind and not (kind == "file" and row["kind"] in ("image", "voice")):
+        raise InvalidRequest(f"that upload is a {row['kind']}, not a {kind}")
+    upload = _describe(
+        row["id"], row["kind"], row["name"], row["mime"], row["size"], row["width"], row["height"]
+    )
+    facts: dict[str, Any] = {"url": upload.url, "size": upload.size}
+    if kind == "image":
+        facts |= {"thumb_url": upload.thumb_url, "width": upload.width, "height": upload.height}
+    elif kind == "file":
+        facts |= {"name": body.get("name") or upload.name, "mime": upload.mime}
+    return {**body, **facts}
+
+
+_FILE_URL = re.compile(r"/files/([0-9a-f]{32})")
 
 
 def _describe(

@@ -8,7 +8,7 @@ import httpx
 import pytest
 from PIL import Image
 
-from pigeon.client import PigeonClient
+from pigeon.client import ApiError, PigeonClient
 from tests.conftest import MakeClient
 from tests.helpers import make_friends
 
@@ -121,3 +121,30 @@ async def test_decompression_bombs_are_refused(make_client: MakeClient) -> None:
     response = await upload(alice, out.getvalue(), "bomb.png", "image", "image/png")
     assert (response.status_code, response.json()["error"]["code"]) == (422, "invalid_image")
     assert "pixels" in response.json()["error"]["message"]
+
+
+async def test_attachment_facts_come_from_the_upload(make_client: MakeClient) -> None:
+    alice = await make_client()
+    bob = await make_client()
+    conversation = await make_friends(alice, bob)
+    image = (await upload(alice, png_bytes(64, 48), "a.png", "image", "image/png")).json()
+    lying = {"url": image["url"], "width": 9999, "height": 1, "size": 1, "thumb_url": "/x"}
+    await alice.send("image", lying, conversation_id=conversation)
+    got = await bob.next_message()
+    assert {k: got["body"][k] for k in ("width", "height", "size", "thumb_url")} == {
+        "width": 64,
+        "height": 48,
+        "size": image["size"],
+        "thumb_url": image["thumb_url"],
+    }
+    for body in (
+        {"url": "https://tracker.example/pixel.png", "width": 1, "height": 1},
+        {"url": "/files/" + "f" * 32, "width": 1, "height": 1},
+    ):
+        with pytest.raises(ApiError) as caught:
+            await alice.send("image", body, conversation_id=conversation)
+        assert caught.value.code == "invalid_request"
+    voice_as_image = {"url": image["url"], "duration_ms": 1000}
+    with pytest.raises(ApiError) as caught:
+        await alice.send("voice", voice_as_image, conversation_id=conversation)
+    assert "not a voice" in caught.value.message
