@@ -4,27 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from pigeon.client import ApiError, PigeonClient
 from tests.conftest import MakeClient
+from tests.helpers import make_friends
 
 pytestmark = pytest.mark.asyncio
-
-
-async def befriend(a: PigeonClient, b: PigeonClient) -> None:
-    """Make two users friends when the server requires it (no-op where it does not)."""
-    try:
-        request = await a.request("POST", "/friends/requests", json={"user_id": b.user_id})
-    except ApiError as exc:
-        if exc.status == 404 and exc.code == "not_found":
-            return
-        raise
-    await b.request("POST", f"/friends/requests/{request['id']}/accept")
 
 
 async def test_two_users_chat_both_ways(make_client: MakeClient) -> None:
     alice = await make_client()
     bob = await make_client()
-    await befriend(alice, bob)
+    await make_friends(alice, bob)
 
     ack = await alice.send_text("hello bob", to_user_id=bob.user_id)
     got = await bob.next_message()
@@ -47,7 +36,7 @@ async def test_offline_user_gets_500_messages_in_order_exactly_once(
 ) -> None:
     alice = await make_client()
     bob = await make_client()
-    await befriend(alice, bob)
+    await make_friends(alice, bob)
     first = await alice.send_text("before", to_user_id=bob.user_id)
     assert (await bob.next_message())["seq"] == first["seq"]
     conversation = first["conversation_id"]
