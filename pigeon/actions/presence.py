@@ -24,7 +24,9 @@ from pigeon.storage import presence as store
 
 log = structlog.get_logger(__name__)
 
-LEASE_S = 30.0
+LEASE_S = 30.0  # a worker's claim on due users
+LOCK_S = 10.0  # one settle-and-announce of a user
+RETRY_S = 0.2  # a user whose lock was busy is settled again this much later
 
 
 async def connection_opened(ctx: Context, user_id: int) -> None:
@@ -43,7 +45,29 @@ async def connections_lost(ctx: Context, user_ids: list[int]) -> None:
 
 
 async def settle_presence(ctx: Context, user_ids: list[int]) -> int:
-    """Announce to friends the users whose devices differ from the last announcement."""
+    """Announce to friends the users whose devices differ from the last announcement.
+
+    Each user is settled and announced under their presence lock, so that two processes
+    never announce one user's changes out of order; a user whose lock is busy is marked
+    to be settled again shortly.
+    """
+    locked: list[int] = []
+    busy: list[int] = []
+    for user_id in dict.fromkeys(user_ids):
+        if await ctx.registry.lock_presence(user_id, LOCK_S):
+            locked.append(user_id)
+        else:
+            busy.append(user_id)
+    if busy:
+        await ctx.registry.mark_presence_dirty(busy, RETRY_S)
+    try:
+        return await _announce(ctx, locked)
+    finally:
+        for user_id in locked:
+            await ctx.registry.unlock_presence(user_id)
+
+
+async def _announce(ctx: Context, user_ids: list[int]) -> int:
     changed: dict[int, list[str]] = {}
     for user_id in user_ids:
         devices = await ctx.registry.settle_presence(user_id)

@@ -19,6 +19,7 @@ class MemoryRegistry:
         self._announced: dict[int, list[str]] = {}
         self._dirty: dict[int, float] = {}
         self._gateways: dict[str, GatewayInfo] = {}
+        self._presence_locks: set[int] = set()
 
     async def register(self, user_id: int, location: Location) -> Location | None:
         devices = self._by_user[user_id]
@@ -63,6 +64,15 @@ class MemoryRegistry:
 
     async def release_presence_dirty(self, user_ids: list[int]) -> None:
         return None
+
+    async def lock_presence(self, user_id: int, ttl_s: float) -> bool:
+        if user_id in self._presence_locks:
+            return False
+        self._presence_locks.add(user_id)
+        return True
+
+    async def unlock_presence(self, user_id: int) -> None:
+        self._presence_locks.discard(user_id)
 
     async def settle_presence(self, user_id: int) -> list[str] | None:
         current = sorted(self._by_user.get(user_id, {}))

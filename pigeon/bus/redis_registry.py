@@ -5,6 +5,7 @@ every script touches keys of one slot only)::
 
     P:conn:{<user>}      hash  device -> "<gateway> <connection> <expires ms>"
     P:pres:{<user>}      string  devices last announced to friends ("web,mobile"); absent: offline
+    P:plock:{<user>}     string  held while one process settles and announces that user
     P:gwusers:{<gw>}     zset  users with a connection on that gateway, scored by last refresh
     P:gw:{<gw>}          hash  url, connections, heartbeat of one gateway (expires)
     P:gateways           zset  gateway id -> last heartbeat ms (liveness and discovery)
@@ -155,6 +156,9 @@ class RedisKeys:
 
     def presence(self, user_id: int) -> str:
         return f"{self.prefix}:pres:{{{user_id}}}"
+
+    def presence_lock(self, user_id: int) -> str:
+        return f"{self.prefix}:plock:{{{user_id}}}"
 
     def gateway_users(self, gateway_id: str) -> str:
         return f"{self.prefix}:gwusers:{{{gateway_id}}}"
@@ -319,6 +323,13 @@ class RedisRegistry:
                 by_lease[lease].append(user_id)
         for lease, users in by_lease.items():
             await self._release(keys=[self.keys.dirty], args=[lease, *users])
+
+    async def lock_presence(self, user_id: int, ttl_s: float) -> bool:
+        key = self.keys.presence_lock(user_id)
+        return bool(await self.client.set(key, "1", nx=True, px=int(ttl_s * 1000)))
+
+    async def unlock_presence(self, user_id: int) -> None:
+        await self.client.delete(self.keys.presence_lock(user_id))
 
     async def settle_presence(self, user_id: int) -> list[str] | None:
         changed = await self._settle(

@@ -62,6 +62,13 @@ class Registry(Protocol):
     async def release_presence_dirty(self, user_ids: list[int]) -> None:
         """Done with claimed users (a mark made again meanwhile stays)."""
 
+    async def lock_presence(self, user_id: int, ttl_s: float) -> bool:
+        """Take the user's presence lock (settle and announce one at a time, so friends
+        hear changes in order); False if someone else holds it."""
+
+    async def unlock_presence(self, user_id: int) -> None:
+        """Release the presence lock."""
+
     async def settle_presence(self, user_id: int) -> list[str] | None:
         """Atomically compare the user's devices with what was last announced and record
         them; the new device list if it differs (``[]``: offline), else None."""

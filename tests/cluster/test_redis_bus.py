@@ -170,3 +170,16 @@ async def test_dead_gateways_are_swept_and_live_ones_are_not(
     assert await registry.dead_gateways() == []
     # Back under the same id: the registry says it did not know it, so it re-registers.
     assert await registry.report_gateway(GatewayInfo("gw2", "ws://b/ws", 0))
+
+
+async def test_one_presence_settler_per_user_at_a_time(
+    settings: RedisSettings, client: aioredis.Redis
+) -> None:
+    registry = RedisRegistry(client, settings)
+    assert await registry.lock_presence(9, 5)
+    assert not await registry.lock_presence(9, 5)
+    assert await registry.lock_presence(10, 5)  # other users are independent
+    await registry.unlock_presence(9)
+    assert await registry.lock_presence(9, 0.2)
+    await asyncio.sleep(0.3)  # a holder that died: the lock expires
+    assert await registry.lock_presence(9, 5)
