@@ -76,5 +76,22 @@ class Context:
                 await self.router.push(
                     push.frame, push.user_ids, exclude_connection=push.exclude_connection
                 )
-            except Exception:
-                log.exception("push_failed", frame=push.frame.type, users=len(push.user_ids))
+            except Exception as exc:
+                if _is_outage(exc):
+                    # The bus is unreachable (Redis down): expected, and recovered by sync.
+                    log.warning(
+                        "push_failed",
+                        frame=push.frame.type,
+                        users=len(push.user_ids),
+                        error=str(exc),
+                    )
+                else:
+                    log.exception("push_failed", frame=push.frame.type, users=len(push.user_ids))
+
+
+def _is_outage(exc: Exception) -> bool:
+    """A connection failure (ours or the Redis client's own ConnectionError/TimeoutError)."""
+    return isinstance(exc, (OSError, TimeoutError)) or type(exc).__name__ in (
+        "ConnectionError",
+        "TimeoutError",
+    )
