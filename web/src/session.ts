@@ -22,6 +22,23 @@ export function socketUrl(): string {
   return `${proto}//${location.host}/ws`;
 }
 
+/**
+ * A live gateway from the API (in a cluster each gateway has its own address; the API
+ * spreads users over them), or the page's own origin when that cannot be had.
+ */
+export async function gatewayUrl(): Promise<string> {
+  try {
+    const res = await fetch("/api/v1/gateway", { headers: { Accept: "application/json" } });
+    if (res.ok) {
+      const body = (await res.json()) as { url?: unknown };
+      if (typeof body.url === "string" && /^wss?:\/\//.test(body.url)) return body.url;
+    }
+  } catch {
+    /* fall back to the page's origin */
+  }
+  return socketUrl();
+}
+
 let started = false;
 let router: Router | null = null;
 let offFns: Array<() => void> = [];
@@ -76,7 +93,7 @@ export function startSession() {
 
   const sync = new SyncEngine(api, msgs.sink);
   const ws = new ProtocolClient({
-    url: socketUrl,
+    url: gatewayUrl,
     device: auth.device,
     getToken: (force) => (force ? api.refreshAccess(api.tokens.access()) : api.freshAccess()),
   });

@@ -25,7 +25,7 @@ export type ConnState =
 export interface BackoffOptions { base: number; max: number; factor: number }
 
 export interface ProtocolClientOptions {
-  url: string | (() => string);
+  url: string | (() => string | Promise<string>);
   device: Device;
   /** Returns an access token; `force` asks for a refreshed one (after the server refused the last). */
   getToken: (force: boolean) => Promise<string | null>;
@@ -153,7 +153,8 @@ export class ProtocolClient {
       this.emit("unauthorized", undefined);
       return;
     }
-    const url = typeof this.opts.url === "function" ? this.opts.url() : this.opts.url;
+    const url = typeof this.opts.url === "function" ? await this.opts.url() : this.opts.url;
+    if (gen !== this.generation) return;
     let ws: SocketLike;
     try {
       ws = this.factory(url);
