@@ -49,10 +49,16 @@ async def register_users(base: str, count: int, run_id: int, concurrency: int = 
         async def one(i: int) -> User:
             name = f"b{run_id:x}_{i}"
             async with gate:
-                response = await _post(client, "/auth/register", {
-                    "username": name, "password": PASSWORD, "nickname": f"bench {i}",
-                    "device": "web",
-                })
+                response = await _post(
+                    client,
+                    "/auth/register",
+                    {
+                        "username": name,
+                        "password": PASSWORD,
+                        "nickname": f"bench {i}",
+                        "device": "web",
+                    },
+                )
             if response.status_code not in (200, 201):
                 raise SetupError(f"register {name} failed: {_error(response)}")
             data = response.json()

@@ -56,16 +56,22 @@ def relay_pairs(url: str, count: int) -> list[PairSpec]:
     pairs = []
     for i in range(count):
         sender_id, receiver_id = 2 * i + 1, 2 * i + 2
-        pairs.append(PairSpec(
-            pair=i,
-            to=receiver_id,
-            receiver_id=receiver_id,
-            sender_id=sender_id,
-            sender=ConnSpec(url, frames.auth_frame("relay", relay_id=sender_id),
-                            source_addr(2 * i, total)),
-            receiver=ConnSpec(url, frames.auth_frame("relay", relay_id=receiver_id),
-                              source_addr(2 * i + 1, total)),
-        ))
+        pairs.append(
+            PairSpec(
+                pair=i,
+                to=receiver_id,
+                receiver_id=receiver_id,
+                sender_id=sender_id,
+                sender=ConnSpec(
+                    url, frames.auth_frame("relay", relay_id=sender_id), source_addr(2 * i, total)
+                ),
+                receiver=ConnSpec(
+                    url,
+                    frames.auth_frame("relay", relay_id=receiver_id),
+                    source_addr(2 * i + 1, total),
+                ),
+            )
+        )
     return pairs
 
 
@@ -86,26 +92,31 @@ def ws_url(base: str) -> str:
     return base.replace("https://", "wss://").replace("http://", "ws://").rstrip("/") + "/ws"
 
 
-def pigeon_pairs(
-    users: list[User], gateways: list[str], count: int
-) -> list[PairSpec]:
+def pigeon_pairs(users: list[User], gateways: list[str], count: int) -> list[PairSpec]:
     """Pair i: users 2i (sender) and 2i+1 (receiver), on different gateways when there are two."""
     total = 2 * count
     pairs = []
     for i in range(count):
         sender, receiver = users[2 * i], users[2 * i + 1]
         g = len(gateways)
-        pairs.append(PairSpec(
-            pair=i,
-            to=receiver.id,
-            receiver_id=receiver.id,
-            sender_id=sender.id,
-            sender=ConnSpec(gateways[i % g], frames.auth_frame("pigeon", token=sender.token),
-                            source_addr(2 * i, total)),
-            receiver=ConnSpec(gateways[(i + 1) % g],
-                              frames.auth_frame("pigeon", token=receiver.token),
-                              source_addr(2 * i + 1, total)),
-        ))
+        pairs.append(
+            PairSpec(
+                pair=i,
+                to=receiver.id,
+                receiver_id=receiver.id,
+                sender_id=sender.id,
+                sender=ConnSpec(
+                    gateways[i % g],
+                    frames.auth_frame("pigeon", token=sender.token),
+                    source_addr(2 * i, total),
+                ),
+                receiver=ConnSpec(
+                    gateways[(i + 1) % g],
+                    frames.auth_frame("pigeon", token=receiver.token),
+                    source_addr(2 * i + 1, total),
+                ),
+            )
+        )
     return pairs
 
 
@@ -115,26 +126,37 @@ async def prepare_users(base: str, count: int, run_id: int) -> tuple[list[User],
     return users, friendship
 
 
+def choose_gateways(api: list[str], launcher: list[str], base: str) -> tuple[list[str], str]:
+    """Gateway URLs from GET /api/v1/gateway; the launcher's when the API shows fewer."""
+    if api and len(api) >= min(2, len(launcher) or 1):
+        return api, "GET /api/v1/gateway"
+    if launcher:
+        return launcher, "the launcher's output"
+    return [ws_url(base)], "the server URL"
+
+
 def run_pigeon(
     label: str,
     opts: LoadOptions,
     base: str,
     run_id: int,
     server_pids: list[int],
-    gateways: list[str] | None = None,
+    launcher_gateways: list[str] | None = None,
 ) -> RunFigures:
     t0 = time.monotonic()
     users, friendship = asyncio.run(prepare_users(base, opts.pairs, run_id))
-    if gateways is None:
-        gateways = asyncio.run(discover_gateways(base, users)) or [ws_url(base)]
+    gateways, source = choose_gateways(
+        asyncio.run(discover_gateways(base, users)), launcher_gateways or [], base
+    )
     print(
         f"{label}: {len(users)} users registered ({friendship}) in "
-        f"{time.monotonic() - t0:.1f}s; gateways: {', '.join(gateways)}",
+        f"{time.monotonic() - t0:.1f}s; gateways (from {source}): {', '.join(gateways)}",
         file=sys.stderr,
     )
     pairs = pigeon_pairs(users, gateways, opts.pairs)
     figures = run_load(label, "pigeon", pairs, opts, run_id, server_pids)
     figures.config["gateways"] = gateways
+    figures.config["gateways_from"] = source
     figures.config["friendship"] = friendship
     return figures
 
@@ -170,18 +192,24 @@ def label_for(mode: str, opts: LoadOptions) -> str:
 
 
 def run_private(
-    opts: LoadOptions, mode: str, url: str | None, copts: ClusterOptions, scratch: Scratch,
+    opts: LoadOptions,
+    mode: str,
+    url: str | None,
+    copts: ClusterOptions,
+    scratch: Scratch,
     run_id: int,
 ) -> RunFigures:
     label = label_for(mode, opts)
     if mode == "embedded":
         return with_embedded(
-            scratch, dict(copts.env),
+            scratch,
+            dict(copts.env),
             lambda base, pids: run_pigeon(label, opts, base, run_id, pids),
         )
     if mode == "cluster":
         return with_cluster(
-            scratch, copts,
+            scratch,
+            copts,
             lambda api, gws, pids: run_pigeon(label, opts, api, run_id, pids, gws or None),
         )
     if not url:
@@ -230,37 +258,67 @@ def finish(
 
 def add_load_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--pairs", "-P", type=int, default=50, help="sender/receiver pairs")
-    parser.add_argument("--window", "-W", type=int, default=10,
-                        help="messages in flight per sender (closed loop)")
-    parser.add_argument("--duration", "-D", type=float, default=20.0,
-                        help="measured seconds (after the warm-up)")
+    parser.add_argument(
+        "--window", "-W", type=int, default=10, help="messages in flight per sender (closed loop)"
+    )
+    parser.add_argument(
+        "--duration", "-D", type=float, default=20.0, help="measured seconds (after the warm-up)"
+    )
     parser.add_argument("--warmup", type=float, default=3.0, help="warm-up seconds")
     parser.add_argument("--workers", type=int, default=2, help="load generator processes")
-    parser.add_argument("--rate", type=float, default=None,
-                        help="open loop: total messages/s over all senders (no window)")
-    parser.add_argument("--max-inflight", type=int, default=50,
-                        help="open loop: a sender skips a due send while this many are unacked")
+    parser.add_argument(
+        "--rate",
+        type=float,
+        default=None,
+        help="open loop: total messages/s over all senders (no window)",
+    )
+    parser.add_argument(
+        "--max-inflight",
+        type=int,
+        default=50,
+        help="open loop: a sender skips a due send while this many are unacked",
+    )
     parser.add_argument("--size", type=int, default=64, help="text length of each message")
-    parser.add_argument("--drain-timeout", type=float, default=10.0,
-                        help="at the end, stop waiting for outstanding acks/deliveries after "
-                        "this many seconds without progress")
+    parser.add_argument(
+        "--drain-timeout",
+        type=float,
+        default=10.0,
+        help="at the end, stop waiting for outstanding acks/deliveries after "
+        "this many seconds without progress",
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-    parser.add_argument("--json", type=Path, default=None,
-                        help="where to write the JSON results (default bench/results/)")
+    parser.add_argument(
+        "--json",
+        type=Path,
+        default=None,
+        help="where to write the JSON results (default bench/results/)",
+    )
 
 
 def add_cluster_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--gateways", type=int, default=2)
     parser.add_argument("--platforms", type=int, default=1)
-    parser.add_argument("--cluster-workers", type=int, default=1,
-                        help="background worker processes in the cluster")
-    parser.add_argument("--pg-url", default="postgresql://postgres@127.0.0.1:5432/postgres",
-                        help="PostgreSQL server where a fresh database is created per run")
-    parser.add_argument("--redis", default="redis://127.0.0.1:6379",
-                        help="Redis server (an empty numbered database is used and flushed)")
+    parser.add_argument(
+        "--cluster-workers", type=int, default=1, help="background worker processes in the cluster"
+    )
+    parser.add_argument(
+        "--pg-url",
+        default="postgresql://postgres@127.0.0.1:5432/postgres",
+        help="PostgreSQL server where a fresh database is created per run",
+    )
+    parser.add_argument(
+        "--redis",
+        default="redis://127.0.0.1:6379",
+        help="Redis server (an empty numbered database is used and flushed)",
+    )
     parser.add_argument("--keep-db", action="store_true", help="do not drop the run's database")
-    parser.add_argument("--server-env", action="append", default=[], metavar="KEY=VALUE",
-                        help="extra environment for the Pigeon processes (repeatable)")
+    parser.add_argument(
+        "--server-env",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="extra environment for the Pigeon processes (repeatable)",
+    )
 
 
 def load_options(args: argparse.Namespace) -> LoadOptions:
@@ -324,8 +382,12 @@ def build_parser() -> argparse.ArgumentParser:
     add_cluster_args(private)
     every = sub.add_parser("all", help="relay, then Pigeon embedded (and cluster), one run")
     every.add_argument("--impl", choices=IMPLEMENTATIONS, default=DEFAULT_RELAY)
-    every.add_argument("--rate-check", type=float, default=1000.0,
-                       help="also run Pigeon open loop at this total rate (0: skip)")
+    every.add_argument(
+        "--rate-check",
+        type=float,
+        default=1000.0,
+        help="also run Pigeon open loop at this total rate (0: skip)",
+    )
     every.add_argument("--no-cluster", action="store_true", help="skip cluster mode")
     add_load_args(every)
     add_cluster_args(every)
@@ -395,4 +457,3 @@ def run_all(
         print(f"cluster mode not measured: {reason}", file=sys.stderr)
         extra["cluster_skipped"] = reason
     return runs, baseline, extra
-

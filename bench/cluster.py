@@ -68,7 +68,11 @@ def launcher_help() -> str | None:
     try:
         done = subprocess.run(
             [sys.executable, "-m", "pigeon", "cluster", "--help"],
-            cwd=ROOT, capture_output=True, text=True, timeout=60, check=False,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
         )
     except subprocess.TimeoutExpired:
         return None
@@ -174,8 +178,11 @@ def start_cluster(opts: ClusterOptions, scratch: Path) -> RunningCluster:
     database = asyncio.run(create_database(opts.pg_url))
     redis_db = pick_redis_db(opts.redis_url)
     argv = launcher_argv(
-        opts, database_url(opts.pg_url, database), redis_db_url(opts.redis_url, redis_db),
-        scratch, help_text,
+        opts,
+        database_url(opts.pg_url, database),
+        redis_db_url(opts.redis_url, redis_db),
+        scratch,
+        help_text,
     )
     proc = ManagedProcess(
         "pigeon cluster", argv, scratch / "pigeon-cluster.log", env={**SERVER_ENV, **dict(opts.env)}

@@ -73,9 +73,7 @@ def auth_frame(dialect: Dialect, *, relay_id: int = 0, token: str = "") -> str:
     return _encoder.encode({"type": "auth", "token": token, "device": "web"}).decode()
 
 
-def send_frame(
-    dialect: Dialect, *, to: int, n: int, cid: str, sent_ns: int, size: int
-) -> str:
+def send_frame(dialect: Dialect, *, to: int, n: int, cid: str, sent_ns: int, size: int) -> str:
     frame: dict[str, Any] = {
         "type": "send",
         "ref": str(n),

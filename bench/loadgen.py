@@ -256,7 +256,11 @@ class Worker:
         pair.next_n += 1
         cid = frames.client_msg_id(self.cfg.run_id, pair.spec.pair, n)
         raw = frames.send_frame(
-            self.cfg.dialect, to=pair.spec.to, n=n, cid=cid, sent_ns=sent_ns,
+            self.cfg.dialect,
+            to=pair.spec.to,
+            n=n,
+            cid=cid,
+            sent_ns=sent_ns,
             size=self.cfg.text_size,
         )
         pair.pending[n] = sent_ns
@@ -408,4 +412,3 @@ def worker_main(cfg: WorkerConfig, counters: Any, start_at: Any, results: Any) -
     finally:
         counters[cfg.index * SLOTS + DONE] = 1.0
         results.put(worker.result)
-

@@ -43,8 +43,11 @@ class Progress:
         now = time.monotonic()
         if now - self.last_line >= 1.0:
             self.last_line = now
-            print(f"{self.label}: {elapsed:5.1f}/{self.total:.1f}s [{phase}] {text}",
-                  file=sys.stderr, flush=True)
+            print(
+                f"{self.label}: {elapsed:5.1f}/{self.total:.1f}s [{phase}] {text}",
+                file=sys.stderr,
+                flush=True,
+            )
 
     def close(self) -> None:
         if self.bar is not None:

@@ -40,8 +40,17 @@ def machine() -> dict[str, Any]:
 
 def table(runs: list[RunFigures], baseline: RunFigures | None = None) -> str:
     head = (
-        "run", "delivered/s", "acked/s", "p50 ms", "p95 ms", "p99 ms", "max ms",
-        "ack p99 ms", "server CPU us/msg", "vs relay", "check",
+        "run",
+        "delivered/s",
+        "acked/s",
+        "p50 ms",
+        "p95 ms",
+        "p99 ms",
+        "max ms",
+        "ack p99 ms",
+        "server CPU us/msg",
+        "vs relay",
+        "check",
     )
     rows: list[tuple[str, ...]] = []
     for run in runs:
@@ -49,21 +58,23 @@ def table(runs: list[RunFigures], baseline: RunFigures | None = None) -> str:
         if baseline is not None and baseline.delivered_per_s > 0:
             ratio = f"{run.delivered_per_s / baseline.delivered_per_s:.1%}"
         lat = run.latency
-        rows.append((
-            run.label,
-            f"{run.delivered_per_s:,.0f}",
-            f"{run.acked_per_s:,.0f}",
-            f"{lat.p50:.1f}",
-            f"{lat.p95:.1f}",
-            f"{lat.p99:.1f}",
-            f"{lat.max:.1f}",
-            f"{run.ack_latency.p99:.1f}",
-            f"{run.server_cpu_us_per_msg:,.0f}" if run.cpu.server_known else "-",
-            ratio,
-            ("ok" if run.ok else "FAILED")
-            + (" (rate not kept)" if run.skipped else "")
-            + (" (busy machine)" if run.busy_machine else ""),
-        ))
+        rows.append(
+            (
+                run.label,
+                f"{run.delivered_per_s:,.0f}",
+                f"{run.acked_per_s:,.0f}",
+                f"{lat.p50:.1f}",
+                f"{lat.p95:.1f}",
+                f"{lat.p99:.1f}",
+                f"{lat.max:.1f}",
+                f"{run.ack_latency.p99:.1f}",
+                f"{run.server_cpu_us_per_msg:,.0f}" if run.cpu.server_known else "-",
+                ratio,
+                ("ok" if run.ok else "FAILED")
+                + (" (rate not kept)" if run.skipped else "")
+                + (" (busy machine)" if run.busy_machine else ""),
+            )
+        )
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(head)]
     lines = ["  ".join(h.ljust(w) for h, w in zip(head, widths, strict=True))]
     lines.append("  ".join("-" * w for w in widths))

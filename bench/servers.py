@@ -150,8 +150,14 @@ def start_embedded(
     proc = ManagedProcess(
         "pigeon serve",
         python_module(
-            "pigeon", "serve", "--host", "127.0.0.1", "--port", str(port),
-            "--data-dir", str(data_dir),
+            "pigeon",
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--data-dir",
+            str(data_dir),
         ),
         log_dir / "pigeon-serve.log",
         env={**SERVER_ENV, **(env or {})},
