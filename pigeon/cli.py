@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -104,6 +104,16 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     return load_settings(args.config, **overrides)
 
 
+def run_event_loop(main_coroutine: Coroutine[Any, Any, None]) -> None:
+    """Run a server on uvloop where it is installed (faster sockets), else on asyncio's loop."""
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(main_coroutine)
+    else:
+        uvloop.run(main_coroutine)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     settings = settings_from_args(args)
@@ -116,13 +126,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"schema is up to date at {settings.database_url.split('@')[-1]}")
         return 0
     if args.command == "serve":
-        asyncio.run(_serve(settings))
+        run_event_loop(_serve(settings))
         return 0
     if args.command in ("platform", "gateway", "worker"):
         if not settings.clustered:
             print(f"pigeon {args.command} needs --redis-url (cluster mode)", file=sys.stderr)
             return 2
-        asyncio.run(_serve_part(settings, args.command))
+        run_event_loop(_serve_part(settings, args.command))
         return 0
     if args.command == "cluster":
         from pigeon.launcher import run_cluster

@@ -30,6 +30,7 @@ async def run_app(app: FastAPI, runtime: Runtime) -> None:
         port=settings.port,
         log_config=None,
         access_log=False,
+        ws="websockets-sansio",
         ws_max_size=settings.gateway.max_frame_bytes * 4,
         ws_ping_interval=None,
         timeout_graceful_shutdown=10,

@@ -10,18 +10,29 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from pigeon.actions.context import Context, Outbox
-from pigeon.actions.conversations import check_can_message, require_member, require_open
+from pigeon.actions.conversations import require_member, require_open
 from pigeon.actions.deliveries import note_fetched
 from pigeon.actions.fanout import fan_out_message, is_hot, push_to_group
 from pigeon.actions.uploads import attachment_body
 from pigeon.common.clock import now_ms
 from pigeon.common.content import validate_body
-from pigeon.common.errors import Forbidden, InvalidRequest, NotFound, RecallWindowPassed
+from pigeon.common.errors import (
+    Blocked,
+    Conflict,
+    Forbidden,
+    GroupDissolved,
+    InvalidRequest,
+    NotFound,
+    NotFriends,
+    NotMember,
+    RecallWindowPassed,
+)
 from pigeon.common.models import Ack, Message
 from pigeon.common.protocol.frames import MessageFrame, ReadReceiptFrame, TypingNoticeFrame
 from pigeon.storage import conversations as store
 from pigeon.storage import groups as group_store
 from pigeon.storage import messages as message_store
+from pigeon.storage import sending
 
 ATTACHMENT_KINDS = frozenset({"image", "file", "voice"})
 
@@ -64,24 +75,36 @@ async def send_message(
     body = validate_body(draft.kind, draft.body, ctx.settings.messaging.max_text_chars)
     if draft.kind in ATTACHMENT_KINDS:
         body = await attachment_body(ctx, draft.kind, body)
-    async with ctx.db.read() as conn:
-        existing = await message_store.find_by_client_id(conn, sender_id, draft.client_msg_id)
-    if existing is not None:
-        return _ack(message_store.message_from_row(existing))
-    try:
-        async with ctx.transaction() as (conn, outbox):
-            message, is_group = await _store(
-                ctx, conn, outbox, sender_id, draft, body, exclude_connection
-            )
-    except IntegrityError:
+    for attempt in (1, 2):
         async with ctx.db.read() as conn:
-            existing = await message_store.find_by_client_id(conn, sender_id, draft.client_msg_id)
-        if existing is None:
-            raise
-        return _ack(message_store.message_from_row(existing))
-    if is_group and wait_for_fan_out:
+            plan = await _plan(ctx, conn, sender_id, draft)
+            if plan.existing_id is not None:
+                existing = await message_store.find_message(conn, plan.existing_id)
+                assert existing is not None
+                return _ack(message_store.message_from_row(existing))
+        try:
+            async with ctx.transaction() as (conn, outbox):
+                message = await _store(
+                    conn, outbox, sender_id, draft, body, plan, exclude_connection
+                )
+        except _RulesChanged:
+            # Membership, a block or the group changed between the checks and the write:
+            # check again, which now raises the precise error (or passes, and we retry).
+            if attempt == 2:
+                raise Conflict("the conversation changed while sending; try again") from None
+            continue
+        except IntegrityError:
+            async with ctx.db.read() as conn:
+                existing = await message_store.find_by_client_id(
+                    conn, sender_id, draft.client_msg_id
+                )
+            if existing is None:
+                raise
+            return _ack(message_store.message_from_row(existing))
+        break
+    if plan.is_group and wait_for_fan_out:
         await fan_out_message(ctx, message, exclude_connection=exclude_connection)
-    elif is_group:
+    elif plan.is_group:
         # The ack does not wait for a large group's fan-out; members sync by seq anyway.
         ctx.in_background(
             fan_out_message(ctx, message, exclude_connection=exclude_connection),
@@ -90,43 +113,119 @@ async def send_message(
     return _ack(message)
 
 
+@dataclass(frozen=True)
+class _Plan:
+    """What the checks decided, for the write to carry out (and re-assert atomically)."""
+
+    conversation_id: int | None  # None: the first message of a private chat
+    peer_id: int | None  # private chats: the other member
+    is_group: bool
+    members: list[int]  # private chats: both members (groups fan out after commit)
+    mentions: list[int]
+    mention_all: bool
+    require_friendship: bool
+    existing_id: int | None  # a retried send: the message already stored
+
+
+class _RulesChanged(Exception):
+    """The guarded write found the rules no longer allow the send."""
+
+
+async def _plan(ctx: Context, conn: AsyncConnection, sender_id: int, draft: Draft) -> _Plan:
+    """Check, in one read, that the sender may send this; raise the precise error.
+
+    The checks run outside the write transaction so that the write holds the database's
+    write lock for as few statements as possible; the write re-asserts them atomically.
+    """
+    friendship = ctx.settings.messaging.require_friendship
+    wanted = list(dict.fromkeys(draft.mentions))
+    if draft.to_user_id is not None:
+        peer = draft.to_user_id
+        if peer == sender_id:
+            raise InvalidRequest("you cannot start a conversation with yourself")
+        key = store.private_key(sender_id, peer)
+        row = await sending.checks_to_user(conn, sender_id, peer, key, draft.client_msg_id)
+        if not row["target_exists"]:
+            raise NotFound("no such user")
+        _check_peer(row, friendship)
+        members = [sender_id, peer]
+        mentions = [uid for uid in wanted if uid in members]
+        return _Plan(
+            row["conversation_id"],
+            peer,
+            False,
+            members,
+            mentions,
+            False,
+            friendship,
+            row["existing_id"],
+        )
+    if draft.conversation_id is None:
+        raise InvalidRequest("give conversation_id or to_user_id")
+    conversation_id = draft.conversation_id
+    found = await sending.checks_in_conversation(
+        conn, conversation_id, sender_id, draft.client_msg_id
+    )
+    if found is None:
+        raise NotMember()
+    row = found
+    if row["kind"] == "group":
+        if row["dissolved_at"] is not None:
+            raise GroupDissolved()
+        mention_all = draft.mention_all
+        if mention_all and row["role"] not in ("owner", "admin"):
+            raise Forbidden("only the group owner or admins may mention everyone")
+        in_group = await group_store.roles_of(conn, conversation_id, wanted) if wanted else {}
+        mentions = [uid for uid in wanted if uid in in_group]
+        return _Plan(
+            conversation_id, None, True, [], mentions, mention_all, False, row["existing_id"]
+        )
+    peer_id = row["peer_id"]
+    if peer_id is not None:
+        _check_peer(row, friendship)
+    members = [sender_id] if peer_id is None else [sender_id, peer_id]
+    mentions = [uid for uid in wanted if uid in members]
+    return _Plan(
+        conversation_id, peer_id, False, members, mentions, False, friendship, row["existing_id"]
+    )
+
+
+def _check_peer(row: RowMapping, require_friendship: bool) -> None:
+    if row["existing_id"] is not None:
+        return  # a retry of a stored message answers with its ack, whatever changed since
+    if row["blocked"]:
+        raise Blocked()
+    if require_friendship and not row["friends"]:
+        raise NotFriends()
+
+
 async def _store(
-    ctx: Context,
     conn: AsyncConnection,
     outbox: Outbox,
     sender_id: int,
     draft: Draft,
     body: dict[str, Any],
+    plan: _Plan,
     exclude_connection: str | None,
-) -> tuple[Message, bool]:
-    """Store the message; (message, is_group). Group pushes are the caller's, after commit."""
+) -> Message:
+    """Store the message in as few statements as the write lock allows. Private pushes go
+    in the outbox; a group's fan-out is the caller's, after the commit."""
     now = now_ms()
-    if draft.to_user_id is not None:
-        await check_can_message(ctx, conn, sender_id, draft.to_user_id)
-        conversation_id = await store.create_private(conn, sender_id, draft.to_user_id, now)
-    elif draft.conversation_id is not None:
-        conversation_id = draft.conversation_id
-    else:
-        raise InvalidRequest("give conversation_id or to_user_id")
-    membership = await require_member(conn, conversation_id, sender_id)
-    conversation = await require_open(conn, conversation_id)
-    is_group = conversation["kind"] == "group"
-    # A group's member list is never loaded to send: fan-out pages through it after commit.
-    members = [] if is_group else await store.member_ids(conn, conversation_id)
-    if not is_group and draft.to_user_id is None:
-        peers = [uid for uid in members if uid != sender_id]
-        if peers:
-            await check_can_message(ctx, conn, sender_id, peers[0])
-    wanted = list(dict.fromkeys(draft.mentions))
-    if is_group:
-        in_group = await group_store.roles_of(conn, conversation_id, wanted)
-        mentions = [uid for uid in wanted if uid in in_group]
-    else:
-        mentions = [uid for uid in wanted if uid in set(members)]
-    mention_all = draft.mention_all and is_group
-    if mention_all and membership["role"] not in ("owner", "admin"):
-        raise Forbidden("only the group owner or admins may mention everyone")
-    seq = await store.allocate_seq(conn, conversation_id, now)
+    conversation_id = plan.conversation_id
+    if conversation_id is None:
+        assert plan.peer_id is not None
+        conversation_id = await store.create_private(conn, sender_id, plan.peer_id, now)
+    seq = await store.allocate_seq_guarded(
+        conn,
+        conversation_id,
+        now,
+        sender_id=sender_id,
+        peer_id=plan.peer_id,
+        require_friendship=plan.require_friendship,
+        open_group=plan.is_group,
+    )
+    if seq is None:
+        raise _RulesChanged
     message_id = await message_store.insert_message(
         conn,
         conversation_id=conversation_id,
@@ -135,15 +234,15 @@ async def _store(
         client_msg_id=draft.client_msg_id,
         kind=draft.kind,
         body=body,
-        mentions=mentions,
-        mention_all=mention_all,
+        mentions=plan.mentions,
+        mention_all=plan.mention_all,
         now=now,
     )
     await store.advance_read(conn, conversation_id, sender_id, seq)
-    if mention_all:
+    if plan.mention_all:
         await group_store.flag_mention_all(conn, conversation_id, sender_id, seq)
-    else:
-        await store.flag_mentions(conn, conversation_id, mentions, seq)
+    elif plan.mentions:
+        await store.flag_mentions(conn, conversation_id, plan.mentions, seq)
     message = Message(
         id=message_id,
         conversation_id=conversation_id,
@@ -153,12 +252,12 @@ async def _store(
         kind=draft.kind,
         body=body,
         ts=now,
-        mentions=mentions,
-        mention_all=mention_all,
+        mentions=plan.mentions,
+        mention_all=plan.mention_all,
     )
-    if not is_group:
-        outbox.push(MessageFrame(message=message), members, exclude_connection)
-    return message, is_group
+    if not plan.is_group:
+        outbox.push(MessageFrame(message=message), plan.members, exclude_connection)
+    return message
 
 
 async def fetch_messages(

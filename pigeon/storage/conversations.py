@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
-from sqlalchemy import and_, select, update
+from sqlalchemy import BindParameter, Update, and_, bindparam, exists, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from pigeon.storage.schema import conversation_members, conversations, groups
+from pigeon.storage.schema import blocks, conversation_members, conversations, friendships, groups
 
 
 def private_key(user_a: int, user_b: int) -> str:
@@ -17,11 +18,31 @@ def private_key(user_a: int, user_b: int) -> str:
     return f"{low}:{high}"
 
 
-async def find_private(conn: AsyncConnection, user_a: int, user_b: int) -> int | None:
-    query = select(conversations.c.id).where(
-        conversations.c.private_key == private_key(user_a, user_b)
+# Statements on the send path are built once: building and keying a statement costs more
+# than running it.
+_FIND_PRIVATE = select(conversations.c.id).where(conversations.c.private_key == bindparam("key"))
+_FIND_CONVERSATION = select(conversations).where(conversations.c.id == bindparam("cid"))
+_FIND_MEMBERSHIP = select(conversation_members).where(
+    conversation_members.c.conversation_id == bindparam("cid"),
+    conversation_members.c.user_id == bindparam("uid"),
+)
+_MEMBER_IDS = select(conversation_members.c.user_id).where(
+    conversation_members.c.conversation_id == bindparam("cid")
+)
+_ADVANCE_READ = (
+    update(conversation_members)
+    .where(
+        conversation_members.c.conversation_id == bindparam("cid"),
+        conversation_members.c.user_id == bindparam("uid"),
+        conversation_members.c.read_seq < bindparam("seq"),
     )
-    return (await conn.execute(query)).scalar_one_or_none()
+    .values(read_seq=bindparam("seq"))
+)
+
+
+async def find_private(conn: AsyncConnection, user_a: int, user_b: int) -> int | None:
+    result = await conn.execute(_FIND_PRIVATE, {"key": private_key(user_a, user_b)})
+    return result.scalar_one_or_none()
 
 
 async def create_private(conn: AsyncConnection, user_a: int, user_b: int, now: int) -> int:
@@ -54,25 +75,18 @@ def _upsert_dialect(conn: AsyncConnection) -> Any:
 
 
 async def find_conversation(conn: AsyncConnection, conversation_id: int) -> RowMapping | None:
-    query = select(conversations).where(conversations.c.id == conversation_id)
-    return (await conn.execute(query)).mappings().first()
+    return (await conn.execute(_FIND_CONVERSATION, {"cid": conversation_id})).mappings().first()
 
 
 async def find_membership(
     conn: AsyncConnection, conversation_id: int, user_id: int
 ) -> RowMapping | None:
-    query = select(conversation_members).where(
-        conversation_members.c.conversation_id == conversation_id,
-        conversation_members.c.user_id == user_id,
-    )
-    return (await conn.execute(query)).mappings().first()
+    result = await conn.execute(_FIND_MEMBERSHIP, {"cid": conversation_id, "uid": user_id})
+    return result.mappings().first()
 
 
 async def member_ids(conn: AsyncConnection, conversation_id: int) -> list[int]:
-    query = select(conversation_members.c.user_id).where(
-        conversation_members.c.conversation_id == conversation_id
-    )
-    return list((await conn.execute(query)).scalars())
+    return list((await conn.execute(_MEMBER_IDS, {"cid": conversation_id})).scalars())
 
 
 async def allocate_seq(conn: AsyncConnection, conversation_id: int, now: int) -> int:
@@ -86,18 +100,67 @@ async def allocate_seq(conn: AsyncConnection, conversation_id: int, now: int) ->
     return int(result.scalar_one())
 
 
+async def allocate_seq_guarded(
+    conn: AsyncConnection,
+    conversation_id: int,
+    now: int,
+    *,
+    sender_id: int,
+    peer_id: int | None,
+    require_friendship: bool,
+    open_group: bool,
+) -> int | None:
+    """Take the next seq only if the sender may still send; None if a rule now refuses.
+
+    One statement re-asserts, under the conversation's row lock, what the send's checks
+    found: the sender is a member, the peer has not blocked them (and they are friends if
+    required), the group is not dissolved.
+    """
+    statement = _guarded_seq_statement(
+        peer=peer_id is not None, friendship=require_friendship, open_group=open_group
+    )
+    params = {"cid": conversation_id, "sender": sender_id, "now": now}
+    if peer_id is not None:
+        params["peer"] = peer_id
+    seq = (await conn.execute(statement, params)).scalar_one_or_none()
+    return None if seq is None else int(seq)
+
+
+@functools.cache
+def _guarded_seq_statement(*, peer: bool, friendship: bool, open_group: bool) -> Update:
+    member = conversation_members.c
+    cid: BindParameter[int] = bindparam("cid")
+    sender: BindParameter[int] = bindparam("sender")
+    rules = [
+        conversations.c.id == cid,
+        exists().where(member.conversation_id == cid, member.user_id == sender),
+    ]
+    if peer:
+        rules.append(
+            ~exists().where(blocks.c.user_id == bindparam("peer"), blocks.c.blocked_id == sender)
+        )
+        if friendship:
+            rules.append(
+                exists().where(
+                    friendships.c.user_id == sender, friendships.c.friend_id == bindparam("peer")
+                )
+            )
+    if open_group:
+        rules.append(
+            ~exists().where(groups.c.conversation_id == cid, groups.c.dissolved_at.is_not(None))
+        )
+    return (
+        update(conversations)
+        .where(*rules)
+        .values(last_seq=conversations.c.last_seq + 1, last_message_at=bindparam("now"))
+        .returning(conversations.c.last_seq)
+    )
+
+
 async def advance_read(conn: AsyncConnection, conversation_id: int, user_id: int, seq: int) -> bool:
     """Move a member's read marker forward (never back); True if it moved."""
-    result = await conn.execute(
-        update(conversation_members)
-        .where(
-            conversation_members.c.conversation_id == conversation_id,
-            conversation_members.c.user_id == user_id,
-            conversation_members.c.read_seq < seq,
-        )
-        .values(read_seq=seq)
-    )
-    return result.rowcount == 1
+    params = {"cid": conversation_id, "uid": user_id, "seq": seq}
+    return (await conn.execute(_ADVANCE_READ, params)).rowcount == 1
 
 
 async def flag_mentions(

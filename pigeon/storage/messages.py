@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlalchemy import select, tuple_, update
+from sqlalchemy import bindparam, select, tuple_, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -30,13 +30,17 @@ def message_from_row(row: RowMapping) -> Message:
     )
 
 
+_FIND_BY_CLIENT_ID = select(messages).where(
+    messages.c.sender_id == bindparam("sender"), messages.c.client_msg_id == bindparam("cmid")
+)
+_INSERT = messages.insert().returning(messages.c.id)
+
+
 async def find_by_client_id(
     conn: AsyncConnection, sender_id: int, client_msg_id: str
 ) -> RowMapping | None:
-    query = select(messages).where(
-        messages.c.sender_id == sender_id, messages.c.client_msg_id == client_msg_id
-    )
-    return (await conn.execute(query)).mappings().first()
+    params = {"sender": sender_id, "cmid": client_msg_id}
+    return (await conn.execute(_FIND_BY_CLIENT_ID, params)).mappings().first()
 
 
 async def find_message(conn: AsyncConnection, message_id: int) -> RowMapping | None:
@@ -57,22 +61,18 @@ async def insert_message(
     mention_all: bool,
     now: int,
 ) -> int:
-    result = await conn.execute(
-        messages.insert()
-        .values(
-            conversation_id=conversation_id,
-            seq=seq,
-            sender_id=sender_id,
-            client_msg_id=client_msg_id,
-            kind=kind,
-            body=json.dumps(body, ensure_ascii=False, separators=(",", ":")),
-            mentions=json.dumps(mentions),
-            mention_all=mention_all,
-            created_at=now,
-        )
-        .returning(messages.c.id)
-    )
-    return int(result.scalar_one())
+    row = {
+        "conversation_id": conversation_id,
+        "seq": seq,
+        "sender_id": sender_id,
+        "client_msg_id": client_msg_id,
+        "kind": kind,
+        "body": json.dumps(body, ensure_ascii=False, separators=(",", ":")),
+        "mentions": json.dumps(mentions),
+        "mention_all": mention_all,
+        "created_at": now,
+    }
+    return int((await conn.execute(_INSERT, row)).scalar_one())
 
 
 async def mark_recalled(conn: AsyncConnection, message_id: int, now: int) -> None:
