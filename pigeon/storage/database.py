@@ -64,13 +64,16 @@ class _InlineConnection(aiosqlite.Connection):
 
     For the single writer connection: a write statement takes microseconds, while handing
     each one to a thread and back costs more than the statement and, worse, stretches the
-    time the one writer is held. Reads keep aiosqlite's threads (a history page may be
-    large).
+    time the one writer is held. The commit is the exception: it waits for the disk
+    (fsync), so it runs on aiosqlite's thread while the loop serves everyone else. Reads
+    keep aiosqlite's threads (a history page may be large).
     """
 
     async def _execute(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         if not self._running or not self._connection:
             raise ValueError("Connection closed")
+        if fn == self._connection.commit:
+            return await super()._execute(fn, *args, **kwargs)
         return fn(*args, **kwargs)
 
 
