@@ -83,10 +83,15 @@ async def send_message(
                 assert existing is not None
                 return _ack(message_store.message_from_row(existing))
         try:
-            async with ctx.transaction() as (conn, outbox):
-                message = await _store(
-                    conn, outbox, sender_id, draft, body, plan, exclude_connection
+            if _fits_one_statement(ctx, plan):
+                message = await _store_at_once(
+                    ctx, sender_id, draft, body, plan, exclude_connection
                 )
+            else:
+                async with ctx.transaction() as (conn, outbox):
+                    message = await _store(
+                        conn, outbox, sender_id, draft, body, plan, exclude_connection
+                    )
         except _RulesChanged:
             # Membership, a block or the group changed between the checks and the write:
             # check again, which now raises the precise error (or passes, and we retry).
@@ -197,6 +202,60 @@ def _check_peer(row: RowMapping, require_friendship: bool) -> None:
         raise Blocked()
     if require_friendship and not row["friends"]:
         raise NotFriends()
+
+
+def _fits_one_statement(ctx: Context, plan: _Plan) -> bool:
+    """PostgreSQL stores the common send (an existing conversation, no mentions) in one
+    statement; everything else takes the general path."""
+    return (
+        not ctx.db.is_sqlite
+        and plan.conversation_id is not None
+        and not plan.mentions
+        and not plan.mention_all
+    )
+
+
+async def _store_at_once(
+    ctx: Context,
+    sender_id: int,
+    draft: Draft,
+    body: dict[str, Any],
+    plan: _Plan,
+    exclude_connection: str | None,
+) -> Message:
+    assert plan.conversation_id is not None
+    now = now_ms()
+    async with ctx.db.single_statement() as conn:
+        stored = await sending.store_in_one_statement(
+            conn,
+            conversation_id=plan.conversation_id,
+            sender_id=sender_id,
+            peer_id=plan.peer_id,
+            require_friendship=plan.require_friendship,
+            open_group=plan.is_group,
+            client_msg_id=draft.client_msg_id,
+            kind=draft.kind,
+            body=message_store.encode_body(body),
+            now=now,
+        )
+    if stored is None:
+        raise _RulesChanged
+    message_id, seq = stored
+    message = Message(
+        id=message_id,
+        conversation_id=plan.conversation_id,
+        seq=seq,
+        sender_id=sender_id,
+        client_msg_id=draft.client_msg_id,
+        kind=draft.kind,
+        body=body,
+        ts=now,
+    )
+    if not plan.is_group:
+        outbox = Outbox()
+        outbox.push(MessageFrame(message=message), plan.members, exclude_connection)
+        await ctx.publish(outbox)
+    return message
 
 
 async def _store(

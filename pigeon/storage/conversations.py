@@ -116,7 +116,7 @@ async def allocate_seq_guarded(
     found: the sender is a member, the peer has not blocked them (and they are friends if
     required), the group is not dissolved.
     """
-    statement = _guarded_seq_statement(
+    statement = guarded_seq_statement(
         peer=peer_id is not None, friendship=require_friendship, open_group=open_group
     )
     params = {"cid": conversation_id, "sender": sender_id, "now": now}
@@ -127,7 +127,7 @@ async def allocate_seq_guarded(
 
 
 @functools.cache
-def _guarded_seq_statement(*, peer: bool, friendship: bool, open_group: bool) -> Update:
+def guarded_seq_statement(*, peer: bool, friendship: bool, open_group: bool) -> Update:
     member = conversation_members.c
     cid: BindParameter[int] = bindparam("cid")
     sender: BindParameter[int] = bindparam("sender")

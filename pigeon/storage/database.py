@@ -48,6 +48,14 @@ class Database:
             yield conn
 
     @asynccontextmanager
+    async def single_statement(self) -> AsyncIterator[AsyncConnection]:
+        """PostgreSQL: a connection in autocommit, for a write that is one atomic statement
+        (no BEGIN and COMMIT round trips around it)."""
+        assert not self.is_sqlite, "SQLite writes go through transaction()"
+        async with self.reader.connect() as conn:
+            yield conn
+
+    @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
         """A connection for queries that change nothing."""
         async with self.reader.connect() as conn:
@@ -73,7 +81,7 @@ class _InlineConnection(aiosqlite.Connection):
         if not self._running or not self._connection:
             raise ValueError("Connection closed")
         if fn == self._connection.commit:
-            return await super()._execute(fn, *args, **kwargs)
+            return await super()._execute(fn, *args, **kwargs)  # type: ignore[no-untyped-call]
         return fn(*args, **kwargs)
 
 

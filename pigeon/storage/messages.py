@@ -36,6 +36,10 @@ _FIND_BY_CLIENT_ID = select(messages).where(
 _INSERT = messages.insert().returning(messages.c.id)
 
 
+def encode_body(body: dict[str, Any]) -> str:
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+
+
 async def find_by_client_id(
     conn: AsyncConnection, sender_id: int, client_msg_id: str
 ) -> RowMapping | None:
@@ -67,7 +71,7 @@ async def insert_message(
         "sender_id": sender_id,
         "client_msg_id": client_msg_id,
         "kind": kind,
-        "body": json.dumps(body, ensure_ascii=False, separators=(",", ":")),
+        "body": encode_body(body),
         "mentions": json.dumps(mentions),
         "mention_all": mention_all,
         "created_at": now,
