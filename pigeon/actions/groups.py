@@ -264,42 +264,19 @@ async def update_group(
         check_can_manage(role)
         actor = display_name((await get_users(conn, [user_id])).get(user_id))
         now = now_ms()
-        if name is not None and name != group["name"]:
-            await store.update_group(conn, group_id, name=name)
+        edits = (
+            ("name", name, "group_renamed", f'{actor} renamed the group to "{name}"'),
+            ("notice", notice, "notice_changed", f"{actor} changed the group notice"),
+            ("avatar_url", avatar_url, "avatar_changed", f"{actor} changed the group avatar"),
+        )
+        for column, value, event, text in edits:
+            if value is None or value == group[column]:
+                continue
+            await store.update_group(conn, group_id, **{column: value})
             tip = await post_tip(
-                conn,
-                group_id,
-                "group_renamed",
-                f'{actor} renamed the group to "{name}"',
-                by=user_id,
-                now=now,
-                name=name,
+                conn, group_id, event, text, by=user_id, now=now, **{column: value}
             )
-            change.add("group_renamed", tip)
-        if notice is not None and notice != group["notice"]:
-            await store.update_group(conn, group_id, notice=notice)
-            tip = await post_tip(
-                conn,
-                group_id,
-                "notice_changed",
-                f"{actor} changed the group notice",
-                by=user_id,
-                now=now,
-                notice=notice,
-            )
-            change.add("notice_changed", tip)
-        if avatar_url is not None and avatar_url != group["avatar_url"]:
-            await store.update_group(conn, group_id, avatar_url=avatar_url)
-            tip = await post_tip(
-                conn,
-                group_id,
-                "avatar_changed",
-                f"{actor} changed the group avatar",
-                by=user_id,
-                now=now,
-                avatar_url=avatar_url,
-            )
-            change.add("avatar_changed", tip)
+            change.add(event, tip)
         await _finish(conn, change, group_id)
     await _announce(ctx, change)
     assert change.group is not None
