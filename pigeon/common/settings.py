@@ -159,12 +159,11 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
     file_values: dict[str, Any] = {}
     if config_file is not None:
         file_values = tomllib.loads(config_file.read_text())
-    merged = _deep_merge(file_values, {k: v for k, v in overrides.items() if v is not None})
-    # Init kwargs beat the environment in pydantic-settings; keep the environment above the
-    # file by merging the file in as defaults only for keys the environment leaves unset.
-    env_settings = Settings()
-    base = env_settings.model_dump(exclude_unset=True)
-    return Settings(**_deep_merge(_deep_merge(file_values, base), merged))
+    flags = {k: v for k, v in overrides.items() if v is not None}
+    # Init kwargs beat the environment in pydantic-settings, so the layers are merged here:
+    # the file, then what the environment sets, then the flags.
+    from_env = Settings().model_dump(exclude_unset=True)
+    return Settings(**_deep_merge(_deep_merge(file_values, from_env), flags))
 
 
 def ensure_secret_key(settings: Settings) -> str:
