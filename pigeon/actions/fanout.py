@@ -7,7 +7,9 @@ gateway. Memory stays bounded whatever the group size.
 
 Hot groups (``groups.hot``, or at least ``messaging.hot_group_threshold`` members) get a
 small ``notice`` frame ("there is something to pull after seq N") instead of the full
-message: clients pull by seq, so one stored copy serves everyone (push + pull).
+message: clients pull by seq, so one stored copy serves everyone (push + pull). A member
+who holds a notice they have not pulled after gets no other: the registry keeps who was
+notified, and a pull that reaches the end of the conversation clears it.
 
 A failed push loses nothing: the message is in the database and clients sync by seq.
 """
@@ -48,6 +50,10 @@ async def push_to_group(
             async with ctx.db.read() as conn:
                 page = await store.member_id_page(conn, conversation_id, after, PAGE)
             recipients = [uid for uid in page if uid not in skip]
+            if recipients and isinstance(frame, NoticeFrame):
+                # One notice until the member pulls: a busy hot group costs each member one
+                # small frame per pull, not one per message.
+                recipients = await ctx.registry.claim_notices(conversation_id, recipients)
             if recipients:
                 await ctx.router.push(frame, recipients, exclude_connection=exclude_connection)
             if len(page) < PAGE:

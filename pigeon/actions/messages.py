@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import structlog
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -34,6 +35,7 @@ from pigeon.storage import groups as group_store
 from pigeon.storage import messages as message_store
 from pigeon.storage import sending
 
+log = structlog.get_logger(__name__)
 ATTACHMENT_KINDS = frozenset({"image", "file", "voice"})
 
 
@@ -344,6 +346,9 @@ async def fetch_messages(
             found, more = await message_store.page_before(
                 conn, conversation_id, upper, floor, limit
             )
+    if after is not None and not more:
+        # Caught up: a hot group may notify this member again (see actions/fanout.py).
+        await _clear_notice(ctx, conversation_id, user_id)
     if found:
         # The server push API reports when a recipient who was offline fetches its pushes.
         await note_fetched(ctx, user_id, conversation_id, found[0].seq, found[-1].seq)
@@ -461,6 +466,13 @@ async def send_typing(
     others = [uid for uid in members if uid != user_id]
     outbox.push(frame, others)
     await ctx.publish(outbox)
+
+
+async def _clear_notice(ctx: Context, conversation_id: int, user_id: int) -> None:
+    try:
+        await ctx.registry.clear_notice(conversation_id, user_id)
+    except Exception as exc:  # the registry is down: the pull itself still succeeds
+        log.warning("clear_notice_failed", conversation=conversation_id, error=str(exc))
 
 
 def _ack(message: Message) -> Ack:

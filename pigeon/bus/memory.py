@@ -20,6 +20,7 @@ class MemoryRegistry:
         self._dirty: dict[int, float] = {}
         self._gateways: dict[str, GatewayInfo] = {}
         self._presence_locks: set[int] = set()
+        self._noticed: dict[int, set[int]] = defaultdict(set)
 
     async def register(self, user_id: int, location: Location) -> Location | None:
         devices = self._by_user[user_id]
@@ -100,6 +101,15 @@ class MemoryRegistry:
 
     async def sweep_gateway(self, gateway_id: str) -> list[int] | None:
         return []
+
+    async def claim_notices(self, conversation_id: int, user_ids: list[int]) -> list[int]:
+        noticed = self._noticed[conversation_id]
+        fresh = [uid for uid in dict.fromkeys(user_ids) if uid not in noticed]
+        noticed.update(fresh)
+        return fresh
+
+    async def clear_notice(self, conversation_id: int, user_id: int) -> None:
+        self._noticed.get(conversation_id, set()).discard(user_id)
 
 
 class MemoryQueue:

@@ -11,6 +11,8 @@ every script touches keys of one slot only)::
     P:gateways           zset  gateway id -> last heartbeat ms (liveness and discovery)
     P:presence:dirty     zset  user -> when their presence is due to be settled
     P:sweep:{<gw>}       string  lock of the worker sweeping a dead gateway
+    P:hot:{<conv>}       set   members of a hot group holding a notice they have not
+                               pulled after (one notice until they pull)
 
 Everything here can be rebuilt: gateways re-register their sockets when Redis lost them,
 and sequence numbers live in the database.
@@ -35,6 +37,17 @@ log = structlog.get_logger(__name__)
 
 CHUNK = 500
 PRESENCE_TTL_MS = 7 * 24 * 3600 * 1000
+
+# KEYS[1] hot-group notice set; ARGV ttl ms, user ids -> the ids that were not in the set
+_CLAIM_NOTICES = """
+local fresh = {}
+for i = 2, #ARGV do
+    if redis.call('SADD', KEYS[1], ARGV[i]) == 1 then table.insert(fresh, ARGV[i]) end
+end
+redis.call('PEXPIRE', KEYS[1], ARGV[1])
+return fresh
+"""
+NOTICE_TTL_MS = 24 * 3600 * 1000
 
 # KEYS[1] conn hash; ARGV device, value, key ttl ms, now ms -> previous live value or false
 _REGISTER = """
@@ -173,6 +186,9 @@ class RedisKeys:
     def sweep_lock(self, gateway_id: str) -> str:
         return f"{self.prefix}:sweep:{{{gateway_id}}}"
 
+    def noticed(self, conversation_id: int) -> str:
+        return f"{self.prefix}:hot:{{{conversation_id}}}"
+
 
 class RedisRegistry:
     """:class:`pigeon.bus.registry.Registry` on one Redis or a Redis Cluster."""
@@ -192,6 +208,7 @@ class RedisRegistry:
         self._settle = client.register_script(_SETTLE)
         self._claim = client.register_script(_CLAIM)
         self._release = client.register_script(_RELEASE)
+        self._claim_notices = client.register_script(_CLAIM_NOTICES)
         self._leases: dict[int, int] = {}
 
     async def _eval_many(self, script: Any, calls: list[tuple[list[str], list[Any]]]) -> list[Any]:
@@ -448,3 +465,14 @@ class RedisRegistry:
             ms=round((time.monotonic() - started) * 1000),
         )
         return removed
+
+    async def claim_notices(self, conversation_id: int, user_ids: list[int]) -> list[int]:
+        if not user_ids:
+            return []
+        fresh = await self._claim_notices(
+            keys=[self.keys.noticed(conversation_id)], args=[NOTICE_TTL_MS, *user_ids]
+        )
+        return [int(uid) for uid in fresh]
+
+    async def clear_notice(self, conversation_id: int, user_id: int) -> None:
+        await self.client.srem(self.keys.noticed(conversation_id), user_id)

@@ -91,3 +91,10 @@ class Registry(Protocol):
     async def sweep_gateway(self, gateway_id: str) -> list[int] | None:
         """Remove a dead gateway's connection entries and queue; the users whose entries
         were removed, or None if another sweeper holds this gateway."""
+
+    async def claim_notices(self, conversation_id: int, user_ids: list[int]) -> list[int]:
+        """Hot groups: those of ``user_ids`` who hold no notice they have not pulled after;
+        they are recorded as notified (one notice until they pull, however busy the group)."""
+
+    async def clear_notice(self, conversation_id: int, user_id: int) -> None:
+        """The user pulled the conversation up to date: the next message notifies them."""

@@ -183,3 +183,16 @@ async def test_one_presence_settler_per_user_at_a_time(
     assert await registry.lock_presence(9, 0.2)
     await asyncio.sleep(0.3)  # a holder that died: the lock expires
     assert await registry.lock_presence(9, 5)
+
+
+async def test_hot_group_notices_are_claimed_once_until_cleared(
+    settings: RedisSettings, client: aioredis.Redis
+) -> None:
+    registry = RedisRegistry(client, settings)
+    assert await registry.claim_notices(40, [1, 2, 3]) == [1, 2, 3]
+    assert await registry.claim_notices(40, [2, 3, 4]) == [4]
+    assert await registry.claim_notices(41, [2]) == [2]  # per conversation
+    await registry.clear_notice(40, 2)
+    assert await registry.claim_notices(40, [1, 2]) == [2]
+    assert await registry.claim_notices(40, []) == []
+    assert 0 < await client.pttl(f"{settings.key_prefix}:hot:{{40}}") <= 24 * 3600 * 1000

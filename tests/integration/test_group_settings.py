@@ -5,10 +5,12 @@ for newcomers, the size limit, hot groups (push + pull) and the recall window.""
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from websockets.asyncio.client import connect
 
 from pigeon.client import ApiError, PigeonClient
 from tests.conftest import MakeClient
@@ -157,3 +159,46 @@ async def test_recall_window(make: MakeClient) -> None:
     history = await bob.request("GET", f"/conversations/{group_id}/messages")
     assert [m["kind"] for m in history["messages"]][-2:] == ["recall", "recall"]
     assert [m["recalled"] for m in history["messages"] if m["kind"] == "text"] == [True, True]
+
+
+async def test_busy_hot_group_sends_one_notice_until_the_member_pulls(make: MakeClient) -> None:
+    owner, *members = await users(make, 4)
+    group_id = await group_of(owner, members)
+    member = members[2]
+    await member.next_message()  # the group_created tip
+    await member.disconnect()  # offline: nothing pulls while the group is busy
+    acks = [await owner.send_text(f"busy {i}", conversation_id=group_id) for i in range(5)]
+
+    # Back online, the member catches up by seq, which clears its notice...
+    await member.connect()
+    caught_up = [await member.next_message() for _ in range(5)]
+    assert [m["seq"] for m in caught_up] == [a["seq"] for a in acks]
+    # ...so the next message notifies it again.
+    first = await owner.send_text("after catching up", conversation_id=group_id)
+    notice = await member.wait_for(
+        lambda f: f["type"] == "notice" and f["last_seq"] == first["seq"], timeout=5
+    )
+    assert notice["conversation_id"] == group_id
+    assert (await member.next_message())["seq"] == first["seq"]  # the client pulled it
+
+
+async def test_notices_are_coalesced_while_a_member_has_not_pulled(make: MakeClient) -> None:
+    owner, *members = await users(make, 4)
+    group_id = await group_of(owner, members)
+    reader = members[1]
+    await reader.next_message()
+    # A raw socket that never pulls: only the first message of a burst gets a notice.
+    async with connect(reader.ws_url) as ws:
+        await reader.disconnect()
+        await ws.send(json.dumps({"type": "auth", "token": reader.access_token}))
+        assert json.loads(await ws.recv())["type"] == "hello"
+        acks = [await owner.send_text(f"burst {i}", conversation_id=group_id) for i in range(6)]
+        notices = []
+        try:
+            while True:
+                frame = json.loads(await asyncio.wait_for(ws.recv(), 1.0))
+                if frame["type"] == "notice":
+                    notices.append(frame["last_seq"])
+        except TimeoutError:
+            pass
+    assert notices == [acks[0]["seq"]]
