@@ -86,7 +86,10 @@ async def build_runtime(
 ) -> Runtime:
     ensure_secret_key(settings)
     db = Database(
-        settings.database_url, pool_size=settings.database.pool_size, echo=settings.database.echo
+        settings.database_url,
+        pool_size=settings.database.pool_size,
+        echo=settings.database.echo,
+        sqlite_synchronous=settings.database.sqlite_synchronous,
     )
     registry: Registry
     queue: DeliveryQueue

@@ -25,6 +25,9 @@ class DatabaseSettings(BaseModel):
     url: str = ""
     pool_size: int = 10
     echo: bool = False
+    # SQLite: FULL syncs every commit to disk before the ack (survives power loss); NORMAL
+    # survives a crash of Pigeon but may lose the last acks on power loss, and is faster.
+    sqlite_synchronous: Literal["FULL", "NORMAL"] = "FULL"
 
 
 class RedisSettings(BaseModel):

@@ -22,12 +22,20 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 class Database:
     """The engines for one database URL."""
 
-    def __init__(self, url: str, *, pool_size: int = 10, echo: bool = False) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        pool_size: int = 10,
+        echo: bool = False,
+        sqlite_synchronous: str = "FULL",
+    ) -> None:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
         if self.is_sqlite:
-            self.writer = _sqlite_engine(url, pool_size=1, echo=echo, inline=True)
-            self.reader = _sqlite_engine(url, pool_size=4, echo=echo, inline=False)
+            sync = "NORMAL" if sqlite_synchronous.upper() == "NORMAL" else "FULL"
+            self.writer = _sqlite_engine(url, pool_size=1, echo=echo, inline=True, sync=sync)
+            self.reader = _sqlite_engine(url, pool_size=4, echo=echo, inline=False, sync=sync)
         else:
             self.writer = create_async_engine(
                 url,
@@ -77,15 +85,17 @@ class _InlineConnection(aiosqlite.Connection):
     keep aiosqlite's threads (a history page may be large).
     """
 
+    sync_commits = True
+
     async def _execute(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         if not self._running or not self._connection:
             raise ValueError("Connection closed")
-        if fn == self._connection.commit:
+        if fn == self._connection.commit and self.sync_commits:
             return await super()._execute(fn, *args, **kwargs)  # type: ignore[no-untyped-call]
         return fn(*args, **kwargs)
 
 
-def _sqlite_engine(url: str, *, pool_size: int, echo: bool, inline: bool) -> AsyncEngine:
+def _sqlite_engine(url: str, *, pool_size: int, echo: bool, inline: bool, sync: str) -> AsyncEngine:
     options: dict[str, Any] = {}
     if inline:
         path = make_url(url).database or ""
@@ -94,7 +104,9 @@ def _sqlite_engine(url: str, *, pool_size: int, echo: bool, inline: bool) -> Asy
             connector = functools.partial(
                 sqlite3.connect, path, timeout=30, check_same_thread=False
             )
-            return await _InlineConnection(connector, 64)
+            connection = _InlineConnection(connector, 64)
+            connection.sync_commits = sync == "FULL"  # without fsync a commit is quick
+            return await connection
 
         options["async_creator"] = connect_inline
     engine = create_async_engine(
@@ -110,8 +122,9 @@ def _sqlite_engine(url: str, *, pool_size: int, echo: bool, inline: bool) -> Asy
     def _configure(dbapi_connection: Any, _record: Any) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
-        # FULL: a message acknowledged to its sender survives power loss, not only a crash.
-        cursor.execute("PRAGMA synchronous=FULL")
+        # FULL (default): a message acknowledged to its sender survives power loss, not only
+        # a crash; NORMAL (database.sqlite_synchronous) trades that for speed.
+        cursor.execute(f"PRAGMA synchronous={sync}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.close()
