@@ -25,6 +25,7 @@ from pigeon.common.errors import (
     InvalidRefreshToken,
     InvalidRequest,
     NotFound,
+    RateLimited,
     Unauthorized,
     UsernameTaken,
     WeakPassword,
@@ -90,12 +91,20 @@ async def register_user(
         raise UsernameTaken() from None
 
 
-async def login_user(ctx: Context, username: str, password: str, device: str = "web") -> Tokens:
+async def login_user(
+    ctx: Context, username: str, password: str, device: str = "web", address: str = ""
+) -> Tokens:
+    """Log in; ten wrong passwords for one account from one address pause that pair."""
+    wait = ctx.login_throttle.retry_after(username, address)
+    if wait > 0:
+        raise RateLimited(f"too many failed logins; try again in {int(wait) + 1} s")
     async with ctx.db.read() as conn:
         row = await store.find_user_by_username(conn, username)
     stored_hash = row["password_hash"] if row is not None else _DUMMY_HASH
     if not await asyncio.to_thread(_verify_password, stored_hash, password) or row is None:
+        ctx.login_throttle.failed(username, address)
         raise WrongPassword()
+    ctx.login_throttle.succeeded(username, address)
     async with ctx.transaction() as (conn, _):
         return await _open_session(ctx, conn, row["id"], _device(device), now_ms())
 

@@ -11,6 +11,7 @@ from typing import Any
 import structlog
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from pigeon.actions.throttle import LoginThrottle
 from pigeon.bus.registry import Registry
 from pigeon.bus.router import Router
 from pigeon.common.protocol.frames import ServerFrame
@@ -45,6 +46,7 @@ class Context:
     db: Database
     router: Router
     registry: Registry
+    login_throttle: LoginThrottle = field(default_factory=LoginThrottle)
     _background: set[asyncio.Task[None]] = field(default_factory=set)
 
     def in_background(self, work: Coroutine[Any, Any, None], name: str) -> None:

@@ -91,11 +91,14 @@ class PigeonClient:
         body = {"username": username, "password": password, "device": self.device}
         if nickname:
             body["nickname"] = nickname
-        return self._keep_tokens(await self.request("POST", "/auth/register", json=body))
+        # A 401 here is about the credentials, never a stale token: no refresh and retry.
+        data = await self.request("POST", "/auth/register", json=body, retry_auth=False)
+        return self._keep_tokens(data)
 
     async def login(self, username: str, password: str) -> Frame:
         body = {"username": username, "password": password, "device": self.device}
-        return self._keep_tokens(await self.request("POST", "/auth/login", json=body))
+        data = await self.request("POST", "/auth/login", json=body, retry_auth=False)
+        return self._keep_tokens(data)
 
     async def refresh(self) -> Frame:
         data = await self.request(

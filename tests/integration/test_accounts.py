@@ -128,3 +128,15 @@ async def test_malformed_http_requests_get_codes(server: ServerProcess) -> None:
         assert (await http.get("/healthz")).json() == {"status": "ok"}
         assert (await http.get("/readyz")).status_code == 200
         assert (await http.get("/openapi.json")).json()["info"]["title"] == "Pigeon"
+
+
+async def test_password_guessing_is_paused(server: ServerProcess) -> None:
+    async with PigeonClient(server.http_url) as victim, PigeonClient(server.http_url) as other:
+        name = unique_name("v")
+        await victim.register(name, PASSWORD)
+        await other.register(unique_name("o"), PASSWORD)
+        for _ in range(10):
+            await expect_error(401, "wrong_password", victim.login(name, "Not-the-pass1"))
+        error = await expect_error(429, "rate_limited", victim.login(name, PASSWORD))
+        assert "try again" in error.message
+        await other.login(other.user["username"], PASSWORD)  # other accounts are not slowed

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Request, Response, status
 
 from pigeon.actions import accounts
 from pigeon.platform.deps import Claims, Ctx, UserId
@@ -35,8 +35,11 @@ async def register(body: RegisterBody, ctx: Ctx) -> TokensOut:
 
 
 @router.post("/login")
-async def login(body: LoginBody, ctx: Ctx) -> TokensOut:
-    return _out(await accounts.login_user(ctx, body.username, body.password, body.device))
+async def login(body: LoginBody, ctx: Ctx, request: Request) -> TokensOut:
+    """Log in. Ten wrong passwords for one account from one address pause that pair for a
+    few minutes (429 ``rate_limited``)."""
+    address = request.client.host if request.client else ""
+    return _out(await accounts.login_user(ctx, body.username, body.password, body.device, address))
 
 
 @router.post("/refresh")
