@@ -7,6 +7,7 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from pigeon.actions.context import Context
+from pigeon.actions.fanout import clear_notice
 from pigeon.common.clock import now_ms
 from pigeon.common.errors import (
     Blocked,
@@ -83,14 +84,13 @@ async def list_conversations(ctx: Context, user_id: int) -> list[Conversation]:
 
 async def get_conversation(ctx: Context, user_id: int, conversation_id: int) -> Conversation:
     async with ctx.db.read() as conn:
-        rows = [
-            row
-            for row in await store.list_memberships(conn, user_id)
-            if row["id"] == conversation_id
-        ]
+        rows = await store.list_memberships(conn, user_id, conversation_id)
         if not rows:
             raise NotMember()
-        return (await _describe(conn, user_id, rows))[0]
+        conversation = (await _describe(conn, user_id, rows))[0]
+    # The member now knows the latest seq: a hot group may notify them again.
+    await clear_notice(ctx, conversation_id, user_id)
+    return conversation
 
 
 async def _describe(

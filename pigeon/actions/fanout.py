@@ -77,3 +77,12 @@ async def fan_out_message(
     if group is not None and is_hot(ctx, group["member_count"], bool(group["hot"])):
         frame = NoticeFrame(conversation_id=message.conversation_id, last_seq=message.seq)
     await push_to_group(ctx, message.conversation_id, frame, exclude_connection=exclude_connection)
+
+
+async def clear_notice(ctx: Context, conversation_id: int, user_id: int) -> None:
+    """The member caught up with the conversation (pulled to its end, or fetched it): the
+    next message of a hot group notifies them again."""
+    try:
+        await ctx.registry.clear_notice(conversation_id, user_id)
+    except Exception as exc:  # the registry is down: the caller's read still succeeds
+        log.warning("clear_notice_failed", conversation=conversation_id, error=str(exc))

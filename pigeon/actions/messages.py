@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-import structlog
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -13,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from pigeon.actions.context import Context, Outbox
 from pigeon.actions.conversations import require_member, require_open
 from pigeon.actions.deliveries import note_fetched
-from pigeon.actions.fanout import fan_out_message, is_hot, push_to_group
+from pigeon.actions.fanout import clear_notice, fan_out_message, is_hot, push_to_group
 from pigeon.actions.uploads import attachment_body
 from pigeon.common.clock import now_ms
 from pigeon.common.content import validate_body
@@ -35,7 +34,6 @@ from pigeon.storage import groups as group_store
 from pigeon.storage import messages as message_store
 from pigeon.storage import sending
 
-log = structlog.get_logger(__name__)
 ATTACHMENT_KINDS = frozenset({"image", "file", "voice"})
 
 
@@ -348,7 +346,7 @@ async def fetch_messages(
             )
     if after is not None and not more:
         # Caught up: a hot group may notify this member again (see actions/fanout.py).
-        await _clear_notice(ctx, conversation_id, user_id)
+        await clear_notice(ctx, conversation_id, user_id)
     if found:
         # The server push API reports when a recipient who was offline fetches its pushes.
         await note_fetched(ctx, user_id, conversation_id, found[0].seq, found[-1].seq)
@@ -466,13 +464,6 @@ async def send_typing(
     others = [uid for uid in members if uid != user_id]
     outbox.push(frame, others)
     await ctx.publish(outbox)
-
-
-async def _clear_notice(ctx: Context, conversation_id: int, user_id: int) -> None:
-    try:
-        await ctx.registry.clear_notice(conversation_id, user_id)
-    except Exception as exc:  # the registry is down: the pull itself still succeeds
-        log.warning("clear_notice_failed", conversation=conversation_id, error=str(exc))
 
 
 def _ack(message: Message) -> Ack:

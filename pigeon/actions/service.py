@@ -30,12 +30,12 @@ from pigeon.actions import deliveries
 from pigeon.actions.context import Context
 from pigeon.actions.fanout import fan_out_message
 from pigeon.actions.messages import Draft, send_message
+from pigeon.actions.tips import store_system_message
 from pigeon.bus.router import Router
 from pigeon.common.clock import now_ms
 from pigeon.common.errors import GroupDissolved, InvalidRequest, NotFound
 from pigeon.common.models import Ack, Message
 from pigeon.common.protocol.frames import EventFrame, ServerFrame
-from pigeon.storage import conversations as conversation_store
 from pigeon.storage import groups as group_store
 from pigeon.storage import messages as message_store
 from pigeon.storage import service as store
@@ -239,35 +239,15 @@ async def _send_system(
                 raise NotFound("no such group")
             if group["dissolved_at"] is not None:
                 raise GroupDissolved()
-            seq = await conversation_store.allocate_seq(conn, group_id, now)
-            message_id = await message_store.insert_message(
-                conn,
-                conversation_id=group_id,
-                seq=seq,
-                sender_id=None,
-                client_msg_id=client_msg_id,
-                kind="system",
-                body=stored_body,
-                mentions=[],
-                mention_all=False,
-                now=now,
+            message = await store_system_message(
+                conn, group_id, stored_body, now=now, client_msg_id=client_msg_id
             )
-            await store.insert_system_send(conn, client_msg_id, message_id, now)
+            await store.insert_system_send(conn, client_msg_id, message.id, now)
     except IntegrityError:
         existing = await _find_system(ctx, client_msg_id)
         if existing is None:
             raise
         return _ack(existing)
-    message = Message(
-        id=message_id,
-        conversation_id=group_id,
-        seq=seq,
-        sender_id=None,
-        client_msg_id=client_msg_id,
-        kind="system",
-        body=stored_body,
-        ts=now,
-    )
     await fan_out_message(ctx, message)
     return _ack(message)
 

@@ -46,16 +46,29 @@ async def post_tip(
     **data: Any,
 ) -> Message:
     """Store a system tip with the next seq; the actor has read it already."""
-    seq = await store.allocate_seq(conn, conversation_id, now)
     body: dict[str, Any] = {"tip": tip, "event": event, **data}
     if by is not None:
         body["by"] = by
+    return await store_system_message(conn, conversation_id, body, now=now, by=by)
+
+
+async def store_system_message(
+    conn: AsyncConnection,
+    conversation_id: int,
+    body: dict[str, Any],
+    *,
+    now: int,
+    by: int | None = None,
+    client_msg_id: str | None = None,
+) -> Message:
+    """Store a message without a sender at the next seq; ``by`` (who caused it) has read it."""
+    seq = await store.allocate_seq(conn, conversation_id, now)
     message_id = await message_store.insert_message(
         conn,
         conversation_id=conversation_id,
         seq=seq,
         sender_id=None,
-        client_msg_id=None,
+        client_msg_id=client_msg_id,
         kind="system",
         body=body,
         mentions=[],
@@ -69,7 +82,7 @@ async def post_tip(
         conversation_id=conversation_id,
         seq=seq,
         sender_id=None,
-        client_msg_id=None,
+        client_msg_id=client_msg_id,
         kind="system",
         body=body,
         ts=now,

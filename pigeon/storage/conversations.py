@@ -178,8 +178,10 @@ async def flag_mentions(
     )
 
 
-async def list_memberships(conn: AsyncConnection, user_id: int) -> list[RowMapping]:
-    """The user's conversations with their counters, most recent activity first."""
+async def list_memberships(
+    conn: AsyncConnection, user_id: int, conversation_id: int | None = None
+) -> list[RowMapping]:
+    """The user's conversations (or just one) with their counters, latest activity first."""
     query = (
         select(
             conversations.c.id,
@@ -200,6 +202,8 @@ async def list_memberships(conn: AsyncConnection, user_id: int) -> list[RowMappi
         )
         .order_by(conversations.c.last_message_at.desc(), conversations.c.id.desc())
     )
+    if conversation_id is not None:
+        query = query.where(conversations.c.id == conversation_id)
     return list((await conn.execute(query)).mappings())
 
 

@@ -5,14 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
 
 import httpx
 import pytest
 
 from pigeon.client import ApiError
 from tests.cluster.common import (
-    FAST,
     close_code,
     live_gateway_ids,
     presence_of,
@@ -22,19 +20,10 @@ from tests.cluster.common import (
     users,
     wait_until,
 )
-from tests.cluster.harness import ClusterProcess, start_cluster
+from tests.cluster.harness import ClusterProcess
 from tests.helpers import make_friends, no_frame
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.cluster]
-
-
-@pytest.fixture(scope="module")
-def cluster() -> Iterator[ClusterProcess]:
-    process = start_cluster(gateways=3, platforms=2, env=FAST)
-    try:
-        yield process
-    finally:
-        process.stop()
 
 
 async def test_discovery_returns_every_live_gateway(cluster: ClusterProcess) -> None:

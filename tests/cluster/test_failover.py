@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -15,7 +14,6 @@ import redis.asyncio as aioredis
 
 from pigeon.client import PigeonClient
 from tests.cluster.common import (
-    FAST,
     live_gateway_ids,
     presence_of,
     raw_socket,
@@ -23,19 +21,10 @@ from tests.cluster.common import (
     users,
     wait_until,
 )
-from tests.cluster.harness import ClusterProcess, start_cluster
+from tests.cluster.harness import ClusterProcess
 from tests.helpers import make_friends
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.cluster]
-
-
-@pytest.fixture(scope="module")
-def cluster() -> Iterator[ClusterProcess]:
-    process = start_cluster(gateways=3, platforms=2, env=FAST)
-    try:
-        yield process
-    finally:
-        process.stop()
 
 
 async def stream(

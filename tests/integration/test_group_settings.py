@@ -202,3 +202,31 @@ async def test_notices_are_coalesced_while_a_member_has_not_pulled(make: MakeCli
         except TimeoutError:
             pass
     assert notices == [acks[0]["seq"]]
+
+
+async def test_fetching_the_conversation_also_rearms_the_notice(make: MakeClient) -> None:
+    owner, *members = await users(make, 4)
+    group_id = await group_of(owner, members)
+    reader = members[0]
+    await reader.next_message()
+    async with connect(reader.ws_url) as ws:
+        await reader.disconnect()
+        await ws.send(json.dumps({"type": "auth", "token": reader.access_token}))
+        assert json.loads(await ws.recv())["type"] == "hello"
+
+        async def notices_after(text: str) -> list[int]:
+            ack = await owner.send_text(text, conversation_id=group_id)
+            seen = []
+            try:
+                while True:
+                    frame = json.loads(await asyncio.wait_for(ws.recv(), 0.7))
+                    if frame["type"] == "notice":
+                        seen.append(frame["last_seq"])
+            except TimeoutError:
+                pass
+            return [seq for seq in seen if seq == ack["seq"]]
+
+        assert len(await notices_after("first")) == 1
+        assert await notices_after("second") == []  # coalesced: not caught up yet
+        await reader.request("GET", f"/conversations/{group_id}")  # sees the latest seq
+        assert len(await notices_after("third")) == 1
