@@ -14,9 +14,19 @@ from dataclasses import dataclass
 import structlog
 
 from pigeon.actions.context import Context
-from pigeon.bus.memory import MemoryQueue, MemoryRegistry
+from pigeon.actions.handoff import Handoffs
+from pigeon.actions.publisher import Publisher
+from pigeon.bus.fanout_queue import FanoutQueue, MemoryFanoutQueue
+from pigeon.bus.memory import (
+    MemoryConnections,
+    MemoryGatewayDirectory,
+    MemoryNoticeBook,
+    MemoryPresenceBook,
+    MemoryQueue,
+)
+from pigeon.bus.notices import NoticeBook
 from pigeon.bus.queue import DeliveryQueue
-from pigeon.bus.registry import Registry
+from pigeon.bus.registry import Connections, GatewayDirectory, PresenceBook
 from pigeon.bus.router import Router
 from pigeon.common.metrics import Metrics
 from pigeon.common.settings import Settings, ensure_secret_key
@@ -58,11 +68,11 @@ class Runtime:
             await self.gateway.drain()
 
     async def stop(self) -> None:
-        await self.ctx.finish_background()
         if self.workers is not None:
             await self.workers.stop()
         if self.gateway is not None:
             await self.gateway.stop()
+        await self.ctx.handoffs.close()
         for closer in self.closers:
             aclose = getattr(closer, "aclose", None)
             if aclose is not None:
@@ -91,17 +101,38 @@ async def build_runtime(
         echo=settings.database.echo,
         sqlite_synchronous=settings.database.sqlite_synchronous,
     )
-    registry: Registry
+    connections: Connections
+    presence_book: PresenceBook
+    directory: GatewayDirectory
+    notices: NoticeBook
     queue: DeliveryQueue
+    fanout: FanoutQueue
     closers: list[object] = []
     if settings.clustered:
         from pigeon.bus.redis_bus import connect_redis_bus
 
-        registry, queue, closer = await connect_redis_bus(settings)
-        closers.append(closer)
+        bus = await connect_redis_bus(settings)
+        connections, presence_book, directory = bus.connections, bus.presence, bus.directory
+        notices, queue, fanout = bus.notices, bus.queue, bus.fanout
+        closers.append(bus.closer)
     else:
-        registry, queue = MemoryRegistry(), MemoryQueue()
-    ctx = Context(settings=settings, db=db, router=Router(registry, queue), registry=registry)
+        memory_connections = MemoryConnections()
+        connections, presence_book = memory_connections, MemoryPresenceBook(memory_connections)
+        directory, notices = MemoryGatewayDirectory(), MemoryNoticeBook()
+        queue, fanout = MemoryQueue(), MemoryFanoutQueue()
+    router = Router(connections, queue)
+    handoffs = Handoffs(db)
+    ctx = Context(
+        settings=settings,
+        db=db,
+        connections=connections,
+        presence_book=presence_book,
+        directory=directory,
+        notices=notices,
+        router=router,
+        publisher=Publisher(router, fanout, handoffs),
+        handoffs=handoffs,
+    )
     metrics = Metrics()
     gateway = None
     if with_gateway:

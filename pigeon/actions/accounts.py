@@ -20,6 +20,7 @@ from pigeon.actions.tokens import (
     new_session_id,
     verify_access_token,
 )
+from pigeon.bus.publication import close_sockets
 from pigeon.common.clock import now_ms
 from pigeon.common.errors import (
     InvalidRefreshToken,
@@ -220,9 +221,8 @@ async def kick_sessions(ctx: Context, user_id: int, session_ids: list[str]) -> N
     """Close the sockets of revoked sessions, wherever they are connected."""
     if not session_ids:
         return
-    await ctx.router.close_sessions(
-        user_id, session_ids, KickedFrame(reason="session_revoked"), CloseCode.REPLACED
-    )
+    frame = KickedFrame(reason="session_revoked")
+    await ctx.publish([close_sockets(frame, user_id, CloseCode.REPLACED, session_ids=session_ids)])
 
 
 async def _open_session(

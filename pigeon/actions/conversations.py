@@ -7,7 +7,7 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from pigeon.actions.context import Context
-from pigeon.actions.fanout import clear_notice
+from pigeon.actions.fanout import note_caught_up
 from pigeon.common.clock import now_ms
 from pigeon.common.errors import (
     Blocked,
@@ -76,25 +76,41 @@ async def open_private_conversation(ctx: Context, user_id: int, peer_id: int) ->
     return await get_conversation(ctx, user_id, conversation_id)
 
 
-async def list_conversations(ctx: Context, user_id: int) -> list[Conversation]:
+async def list_conversations(
+    ctx: Context, user_id: int, *, device: str | None = None
+) -> list[Conversation]:
+    """Every conversation of the user, with its last seq, unread count and last message.
+
+    A client lists after every (re)connect and pulls what is behind, so the listing also
+    settles the device's hot-group notices: one held from before a disconnect would
+    otherwise keep the next ones away.
+    """
     async with ctx.db.read() as conn:
         rows = await store.list_memberships(conn, user_id)
-        return await _describe(conn, user_id, rows)
+        found = await _describe(ctx, conn, user_id, rows)
+    for conversation in found:
+        group = conversation.group
+        if group is not None and group.hot:
+            await note_caught_up(ctx, conversation.id, user_id, device, conversation.last_seq)
+    return found
 
 
-async def get_conversation(ctx: Context, user_id: int, conversation_id: int) -> Conversation:
+async def get_conversation(
+    ctx: Context, user_id: int, conversation_id: int, *, device: str | None = None
+) -> Conversation:
     async with ctx.db.read() as conn:
         rows = await store.list_memberships(conn, user_id, conversation_id)
         if not rows:
             raise NotMember()
-        conversation = (await _describe(conn, user_id, rows))[0]
-    # The member now knows the latest seq: a hot group may notify them again.
-    await clear_notice(ctx, conversation_id, user_id)
+        conversation = (await _describe(ctx, conn, user_id, rows))[0]
+    # The member's client now knows where the conversation is (closed chats are fetched
+    # rather than pulled): that settles a hot-group notice like a pull to the end would.
+    await note_caught_up(ctx, conversation_id, user_id, device, conversation.last_seq)
     return conversation
 
 
 async def _describe(
-    conn: AsyncConnection, user_id: int, rows: list[RowMapping]
+    ctx: Context, conn: AsyncConnection, user_id: int, rows: list[RowMapping]
 ) -> list[Conversation]:
     private_ids = [r["id"] for r in rows if r["kind"] == "private"]
     group_ids = [r["id"] for r in rows if r["kind"] == "group"]
@@ -105,7 +121,8 @@ async def _describe(
         conn,
         [(r["id"], r["last_seq"]) for r in rows if r["last_seq"] > r["visible_from_seq"]],
     )
-    return [_conversation(r, peers, users, groups, last) for r in rows]
+    threshold = ctx.settings.messaging.hot_group_threshold
+    return [_conversation(r, peers, users, groups, last, threshold) for r in rows]
 
 
 def _conversation(
@@ -114,6 +131,7 @@ def _conversation(
     users: dict[int, User],
     groups: dict[int, RowMapping],
     last: dict[int, Message],
+    hot_threshold: int,
 ) -> Conversation:
     peer_row = peers.get(row["id"])
     group_row = groups.get(row["id"])
@@ -122,7 +140,9 @@ def _conversation(
         id=row["id"],
         kind=row["kind"],
         peer=users.get(peer_row["user_id"]) if peer_row is not None else None,
-        group=group_from_row(group_row, row["role"]) if group_row is not None else None,
+        group=(
+            group_from_row(group_row, row["role"], hot_threshold) if group_row is not None else None
+        ),
         last_seq=row["last_seq"],
         read_seq=row["read_seq"],
         peer_read_seq=peer_row["read_seq"] if peer_row is not None else 0,
@@ -133,7 +153,8 @@ def _conversation(
     )
 
 
-def group_from_row(row: RowMapping, my_role: str | None) -> Group:
+def group_from_row(row: RowMapping, my_role: str | None, hot_threshold: int) -> Group:
+    """``hot``: delivered by push + pull (marked so, or at the size threshold)."""
     return Group(
         id=row["conversation_id"],
         name=row["name"],
@@ -142,6 +163,7 @@ def group_from_row(row: RowMapping, my_role: str | None) -> Group:
         owner_id=row["owner_id"],
         member_count=row["member_count"],
         dissolved=row["dissolved_at"] is not None,
-        hot=bool(row["hot"]),
+        hot=bool(row["hot"]) or row["member_count"] >= hot_threshold,
+        marked_hot=bool(row["hot"]),
         my_role=my_role,
     )

@@ -1,28 +1,30 @@
-"""Group fan-out: after a commit, push a frame to every member of a group.
+"""Fan-out: what a worker does with a publication addressed to a whole group.
 
-The send path never loads a group's member list: the message is stored once, acked, and
-then this module pages through the members by user id (keyset, ``PAGE`` at a time) and
-hands each page to the router, which locates the online ones and queues one delivery per
-gateway. Memory stays bounded whatever the group size.
+The processes that accept sends never page a group's members: they publish the committed
+message (:mod:`pigeon.actions.publisher`) and a fan-out worker takes it from the queue.
+The worker pages through the members by user id (``PAGE`` at a time, memory bounded
+whatever the group's size), locates the online ones and queues one delivery per gateway.
 
-Hot groups (``groups.hot``, or at least ``messaging.hot_group_threshold`` members) get a
-small ``notice`` frame ("there is something to pull after seq N") instead of the full
-message: clients pull by seq, so one stored copy serves everyone (push + pull). A member
-who holds a notice they have not pulled after gets no other: the registry keeps who was
-notified, and a pull that reaches the end of the conversation clears it.
+Normal groups get the message itself. Hot groups (flagged by an owner or admin, or at
+least ``messaging.hot_group_threshold`` members) get push + pull: an online member who is
+behind gets a small ``notice`` on each device that is behind, decided from the device's
+read stub by the rules in :mod:`pigeon.bus.notice_rules`; offline members cost nothing
+but the page read. Devices without a stub (new, or Redis lost them) get one from their
+member's read marker in the database.
 
-A failed push loses nothing: the message is in the database and clients sync by seq.
+When every page was queued the message's hand-off is finished; a failure before that
+raises, the queue hands the batch out again, and clients drop what they already hold.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 import structlog
 
 from pigeon.actions.context import Context
-from pigeon.common.models import Message
-from pigeon.common.protocol.frames import MessageFrame, NoticeFrame, ServerFrame
+from pigeon.bus.notices import DeviceKey
+from pigeon.bus.publication import MessageStored, Publication, ToGroup, to_devices
+from pigeon.common.protocol.codec import encode_server_frame
+from pigeon.common.protocol.frames import NoticeFrame
 from pigeon.storage import groups as store
 
 log = structlog.get_logger(__name__)
@@ -34,55 +36,124 @@ def is_hot(ctx: Context, member_count: int, flagged: bool) -> bool:
     return flagged or member_count >= ctx.settings.messaging.hot_group_threshold
 
 
-async def push_to_group(
-    ctx: Context,
-    conversation_id: int,
-    frame: ServerFrame,
-    *,
-    exclude_connection: str | None = None,
-    skip_user_ids: Iterable[int] = (),
-) -> None:
-    """Push ``frame`` to the group's current members, one page of user ids at a time."""
-    skip = set(skip_user_ids)
+async def fan_out(ctx: Context, batch: list[Publication]) -> None:
+    """Deliver a batch from the fan-out queue, in order; raises if the bus is down."""
+    finished: list[int] = []
+    for publication in batch:
+        if isinstance(publication, MessageStored) and publication.recipients is None:
+            await _fan_out_message(ctx, publication)
+            finished.append(publication.message_id)
+        elif isinstance(publication, ToGroup):
+            await _push_to_members(ctx, publication)
+        else:
+            await ctx.publisher.route(publication)
+    ctx.handoffs.finish(finished)
+
+
+async def _member_pages(ctx: Context, conversation_id: int, skip: set[int]) -> list[list[int]]:
+    pages: list[list[int]] = []
     after = 0
-    try:
-        while True:
-            async with ctx.db.read() as conn:
-                page = await store.member_id_page(conn, conversation_id, after, PAGE)
-            recipients = [uid for uid in page if uid not in skip]
-            if recipients and isinstance(frame, NoticeFrame):
-                # One notice until the member pulls: a busy hot group costs each member one
-                # small frame per pull, not one per message.
-                recipients = await ctx.registry.claim_notices(conversation_id, recipients)
-            if recipients:
-                await ctx.router.push(frame, recipients, exclude_connection=exclude_connection)
-            if len(page) < PAGE:
-                return
-            after = page[-1]
-    except Exception:
-        log.exception("group_push_failed", conversation=conversation_id, frame=frame.type)
-
-
-async def fan_out_message(
-    ctx: Context, message: Message, *, exclude_connection: str | None = None
-) -> None:
-    """Deliver a committed group message: in full, or as a notice in a hot group."""
-    try:
+    while True:
         async with ctx.db.read() as conn:
-            group = await store.find_group(conn, message.conversation_id)
-    except Exception:
-        log.exception("group_push_failed", conversation=message.conversation_id)
+            page = await store.member_id_page(conn, conversation_id, after, PAGE)
+        pages.append([uid for uid in page if uid not in skip])
+        if len(page) < PAGE:
+            return pages
+        after = page[-1]
+
+
+async def _push_to_members(ctx: Context, publication: ToGroup) -> None:
+    skip = set(publication.skip_user_ids)
+    for page in await _member_pages(ctx, publication.conversation_id, skip):
+        if page:
+            await ctx.router.push(
+                publication.frame, page, exclude_connection=publication.exclude_connection
+            )
+
+
+async def _fan_out_message(ctx: Context, message: MessageStored) -> None:
+    async with ctx.db.read() as conn:
+        group = await store.find_group(conn, message.conversation_id)
+    if group is None:  # not a group after all: a private message republished
+        members = await _all_members(ctx, message.conversation_id)
+        await ctx.publisher.route(to_users_message(message, members))
         return
-    frame: ServerFrame = MessageFrame(message=message)
-    if group is not None and is_hot(ctx, group["member_count"], bool(group["hot"])):
-        frame = NoticeFrame(conversation_id=message.conversation_id, last_seq=message.seq)
-    await push_to_group(ctx, message.conversation_id, frame, exclude_connection=exclude_connection)
+    hot = is_hot(ctx, group["member_count"], bool(group["hot"]))
+    for page in await _member_pages(ctx, message.conversation_id, set()):
+        if not page:
+            continue
+        if hot:
+            await _notify_behind(ctx, message, await ctx.router.locate_devices(page))
+        else:
+            await ctx.router.push(
+                message.frame, page, exclude_connection=message.exclude_connection
+            )
 
 
-async def clear_notice(ctx: Context, conversation_id: int, user_id: int) -> None:
-    """The member caught up with the conversation (pulled to its end, or fetched it): the
-    next message of a hot group notifies them again."""
+async def _notify_behind(
+    ctx: Context, message: MessageStored, by_gateway: dict[str, list[DeviceKey]]
+) -> None:
+    """Hot group: a notice to the online devices their read stubs say are owed one."""
+    online = [device for devices in by_gateway.values() for device in devices]
+    if not online:
+        return
+    cid, seq = message.conversation_id, message.seq
+    sender = (
+        (message.sender_id, message.sender_device)
+        if message.sender_id is not None and message.sender_device
+        else None
+    )
+    wakes = await ctx.notices.on_message(cid, seq, sender, online)
+    notify = set(wakes.notify)
+    if wakes.unknown:
+        async with ctx.db.read() as conn:
+            reads = await store.read_seqs(conn, cid, sorted({uid for uid, _ in wakes.unknown}))
+        await ctx.notices.seed(cid, {d: reads.get(d[0], 0) for d in wakes.unknown})
+        notify.update((await ctx.notices.on_message(cid, seq, sender, wakes.unknown)).notify)
+    if not notify:
+        return
+    notice = encode_server_frame(NoticeFrame(conversation_id=cid, last_seq=seq))
+    await ctx.router.push_to_devices(
+        notice,
+        {
+            gateway: [device for device in devices if device in notify]
+            for gateway, devices in by_gateway.items()
+        },
+    )
+
+
+async def _all_members(ctx: Context, conversation_id: int) -> list[int]:
+    return [uid for page in await _member_pages(ctx, conversation_id, set()) for uid in page]
+
+
+def to_users_message(message: MessageStored, recipients: list[int]) -> MessageStored:
+    """The same stored message, with its recipients named (routed without a worker)."""
+    return MessageStored(
+        message_id=message.message_id,
+        conversation_id=message.conversation_id,
+        seq=message.seq,
+        sender_id=message.sender_id,
+        frame=message.frame,
+        recipients=recipients,
+        exclude_connection=message.exclude_connection,
+        sender_device=message.sender_device,
+    )
+
+
+async def note_caught_up(
+    ctx: Context, conversation_id: int, user_id: int, device: str | None, seq: int
+) -> None:
+    """The device pulled, fetched or read up to ``seq``: settle its hot-group notice, and
+    send it a new one if the group went past it meanwhile. Never fails the caller's read.
+    ``device`` None (a caller that is no device, like a backend): nothing to settle."""
+    if device is None:
+        return
     try:
-        await ctx.registry.clear_notice(conversation_id, user_id)
-    except Exception as exc:  # the registry is down: the caller's read still succeeds
-        log.warning("clear_notice_failed", conversation=conversation_id, error=str(exc))
+        owed = await ctx.notices.on_catch_up(conversation_id, (user_id, device), seq)
+    except Exception as exc:
+        ctx.notice_outage.failed(exc, conversation=conversation_id)
+        return
+    ctx.notice_outage.succeeded()
+    if owed is not None:
+        frame = NoticeFrame(conversation_id=conversation_id, last_seq=owed)
+        await ctx.publisher.publish([to_devices(frame, [(user_id, device)])])

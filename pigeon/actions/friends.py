@@ -253,7 +253,7 @@ async def _devices(ctx: Context, user_ids: list[int]) -> dict[int, list[str]]:
     if not user_ids:
         return {}
     try:
-        return await ctx.registry.devices(user_ids)
+        return await ctx.connections.devices(user_ids)
     except Exception:
         log.exception("presence_lookup_failed", users=len(user_ids))
         return {}

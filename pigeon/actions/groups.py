@@ -28,8 +28,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from pigeon.actions.context import Context
 from pigeon.actions.conversations import group_from_row, require_member
-from pigeon.actions.fanout import fan_out_message, push_to_group
 from pigeon.actions.tips import display_name, name_list, post_tip
+from pigeon.bus.publication import Publication, message_stored, to_group, to_users
 from pigeon.common.clock import now_ms
 from pigeon.common.errors import (
     Blocked,
@@ -116,10 +116,12 @@ async def _announce(ctx: Context, change: Change) -> None:
     if change.group is None:
         return
     group_id = change.group["conversation_id"]
-    group = group_from_row(change.group, None).model_dump(mode="json")
-    for _, tip, _ in change.tips:
-        if tip is not None:
-            await fan_out_message(ctx, tip)
+    group = group_from_row(
+        change.group, None, ctx.settings.messaging.hot_group_threshold
+    ).model_dump(mode="json")
+    publications: list[Publication] = [
+        message_stored(tip) for _, tip, _ in change.tips if tip is not None
+    ]
     for name, tip, user_ids in change.tips:
         frame = EventFrame(
             event="group_updated",
@@ -131,9 +133,10 @@ async def _announce(ctx: Context, change: Change) -> None:
                 "seq": tip.seq if tip is not None else None,
             },
         )
-        await push_to_group(ctx, group_id, frame)
+        publications.append(to_group(frame, group_id))
         if change.removed:
-            await ctx.router.push(frame, change.removed)
+            publications.append(to_users(frame, change.removed))
+    await ctx.publish(publications)
 
 
 async def _load(
@@ -178,12 +181,7 @@ async def _check_invitable(
 
 async def _resize(ctx: Context, conn: AsyncConnection, group: RowMapping, delta: int) -> None:
     count = group["member_count"] + delta
-    await store.update_group(
-        conn,
-        group["conversation_id"],
-        member_count=count,
-        hot=count >= ctx.settings.messaging.hot_group_threshold,
-    )
+    await store.update_group(conn, group["conversation_id"], member_count=count)
 
 
 async def _finish(conn: AsyncConnection, change: Change, group_id: int) -> None:
@@ -230,7 +228,7 @@ async def create_group(ctx: Context, user_id: int, name: str, member_ids: list[i
         await _finish(conn, change, group_id)
     await _announce(ctx, change)
     assert change.group is not None
-    return group_from_row(change.group, "owner")
+    return group_from_row(change.group, "owner", ctx.settings.messaging.hot_group_threshold)
 
 
 async def get_group(ctx: Context, user_id: int, group_id: int) -> Group:
@@ -239,7 +237,7 @@ async def get_group(ctx: Context, user_id: int, group_id: int) -> Group:
         group = await store.find_group(conn, group_id)
     if group is None:
         raise NotFound("this conversation is not a group")
-    return group_from_row(group, membership["role"])
+    return group_from_row(group, membership["role"], ctx.settings.messaging.hot_group_threshold)
 
 
 async def update_group(
@@ -250,8 +248,10 @@ async def update_group(
     name: str | None = None,
     notice: str | None = None,
     avatar_url: str | None = None,
+    hot: bool | None = None,
 ) -> Group:
-    """Owner/admins change the name, notice or avatar; one tip per field that changed."""
+    """Owner/admins change the name, notice or avatar (one tip per field that changed), or
+    mark the group hot: push + pull whatever its size (an event, no tip)."""
     if name is not None:
         name = clean_name(name)
     if notice is not None and len(notice) > MAX_NOTICE_CHARS:
@@ -277,10 +277,13 @@ async def update_group(
                 conn, group_id, event, text, by=user_id, now=now, **{column: value}
             )
             change.add(event, tip)
+        if hot is not None and hot != bool(group["hot"]):
+            await store.update_group(conn, group_id, hot=hot)
+            change.add("hot_changed", None)
         await _finish(conn, change, group_id)
     await _announce(ctx, change)
     assert change.group is not None
-    return group_from_row(change.group, role)
+    return group_from_row(change.group, role, ctx.settings.messaging.hot_group_threshold)
 
 
 async def list_members(
@@ -341,7 +344,7 @@ async def invite_members(ctx: Context, user_id: int, group_id: int, user_ids: li
         await _finish(conn, change, group_id)
     await _announce(ctx, change)
     assert change.group is not None
-    return group_from_row(change.group, role)
+    return group_from_row(change.group, role, ctx.settings.messaging.hot_group_threshold)
 
 
 async def kick_member(ctx: Context, user_id: int, group_id: int, target_id: int) -> None:
@@ -446,7 +449,7 @@ async def transfer_ownership(ctx: Context, user_id: int, group_id: int, target_i
         await _finish(conn, change, group_id)
     await _announce(ctx, change)
     assert change.group is not None
-    return group_from_row(change.group, "member")
+    return group_from_row(change.group, "member", ctx.settings.messaging.hot_group_threshold)
 
 
 async def set_admin(

@@ -12,8 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from pigeon.actions.context import Context, Outbox
 from pigeon.actions.conversations import require_member, require_open
 from pigeon.actions.deliveries import note_fetched
-from pigeon.actions.fanout import clear_notice, fan_out_message, is_hot, push_to_group
+from pigeon.actions.fanout import is_hot, note_caught_up
 from pigeon.actions.uploads import attachment_body
+from pigeon.bus.publication import MessageStored, message_stored, to_group, to_users
 from pigeon.common.clock import now_ms
 from pigeon.common.content import validate_body
 from pigeon.common.errors import (
@@ -28,7 +29,7 @@ from pigeon.common.errors import (
     RecallWindowPassed,
 )
 from pigeon.common.models import Ack, Message
-from pigeon.common.protocol.frames import MessageFrame, ReadReceiptFrame, TypingNoticeFrame
+from pigeon.common.protocol.frames import ReadReceiptFrame, TypingNoticeFrame
 from pigeon.storage import conversations as store
 from pigeon.storage import groups as group_store
 from pigeon.storage import messages as message_store
@@ -63,13 +64,28 @@ async def send_message(
     draft: Draft,
     *,
     exclude_connection: str | None = None,
-    wait_for_fan_out: bool = False,
+    device: str | None = None,
 ) -> Ack:
-    """Store a message and return its ack; push it to members only after the commit.
+    """Store a message and return its ack; publish it only after the commit.
 
     A retry with a ``client_msg_id`` the sender already used returns the first ack and
     stores nothing, also when two retries race (the unique constraint decides).
     """
+    ack, _stored = await store_message(
+        ctx, sender_id, draft, exclude_connection=exclude_connection, device=device
+    )
+    return ack
+
+
+async def store_message(
+    ctx: Context,
+    sender_id: int,
+    draft: Draft,
+    *,
+    exclude_connection: str | None = None,
+    device: str | None = None,
+) -> tuple[Ack, bool]:
+    """:func:`send_message`, also saying whether this call stored it (False: a retry)."""
     if not draft.client_msg_id or len(draft.client_msg_id) > 64:
         raise InvalidRequest("client_msg_id must be 1-64 characters")
     body = validate_body(draft.kind, draft.body, ctx.settings.messaging.max_text_chars)
@@ -81,17 +97,16 @@ async def send_message(
             if plan.existing_id is not None:
                 existing = await message_store.find_message(conn, plan.existing_id)
                 assert existing is not None
-                return _ack(message_store.message_from_row(existing))
+                return _ack(message_store.message_from_row(existing)), False
         try:
             if _fits_one_statement(ctx, plan):
                 message = await _store_at_once(
-                    ctx, sender_id, draft, body, plan, exclude_connection
+                    ctx, sender_id, draft, body, plan, _Origin(exclude_connection, device)
                 )
             else:
                 async with ctx.transaction() as (conn, outbox):
-                    message = await _store(
-                        conn, outbox, sender_id, draft, body, plan, exclude_connection
-                    )
+                    origin = _Origin(exclude_connection, device)
+                    message = await _store(conn, outbox, sender_id, draft, body, plan, origin)
         except _RulesChanged:
             # Membership, a block or the group changed between the checks and the write:
             # check again, which now raises the precise error (or passes, and we retry).
@@ -105,17 +120,9 @@ async def send_message(
                 )
             if existing is None:
                 raise
-            return _ack(message_store.message_from_row(existing))
+            return _ack(message_store.message_from_row(existing)), False
         break
-    if plan.is_group and wait_for_fan_out:
-        await fan_out_message(ctx, message, exclude_connection=exclude_connection)
-    elif plan.is_group:
-        # The ack does not wait for a large group's fan-out; members sync by seq anyway.
-        ctx.in_background(
-            fan_out_message(ctx, message, exclude_connection=exclude_connection),
-            name=f"fan-out-{message.conversation_id}-{message.seq}",
-        )
-    return _ack(message)
+    return _ack(message), True
 
 
 @dataclass(frozen=True)
@@ -125,11 +132,20 @@ class _Plan:
     conversation_id: int | None  # None: the first message of a private chat
     peer_id: int | None  # private chats: the other member
     is_group: bool
-    members: list[int]  # private chats: both members (groups fan out after commit)
+    members: list[int]  # private chats: both members (groups: the fan-out resolves them)
     mentions: list[int]
     mention_all: bool
     require_friendship: bool
     existing_id: int | None  # a retried send: the message already stored
+
+
+@dataclass(frozen=True)
+class _Origin:
+    """Where a send came from: the socket that gets the ack instead of the push, and the
+    device kind it is (its client holds the message)."""
+
+    connection: str | None
+    device: str | None
 
 
 class _RulesChanged(Exception):
@@ -221,7 +237,7 @@ async def _store_at_once(
     draft: Draft,
     body: dict[str, Any],
     plan: _Plan,
-    exclude_connection: str | None,
+    origin: _Origin,
 ) -> Message:
     assert plan.conversation_id is not None
     now = now_ms()
@@ -251,10 +267,7 @@ async def _store_at_once(
         body=body,
         ts=now,
     )
-    if not plan.is_group:
-        outbox = Outbox()
-        outbox.push(MessageFrame(message=message), plan.members, exclude_connection)
-        await ctx.publish(outbox)
+    await ctx.publish([_publication(message, plan, origin)])
     return message
 
 
@@ -265,10 +278,10 @@ async def _store(
     draft: Draft,
     body: dict[str, Any],
     plan: _Plan,
-    exclude_connection: str | None,
+    origin: _Origin,
 ) -> Message:
-    """Store the message in as few statements as the write lock allows. Private pushes go
-    in the outbox; a group's fan-out is the caller's, after the commit."""
+    """Store the message in as few statements as the write lock allows; its publication
+    goes in the outbox."""
     now = now_ms()
     conversation_id = plan.conversation_id
     if conversation_id is None:
@@ -314,9 +327,16 @@ async def _store(
         mentions=plan.mentions,
         mention_all=plan.mention_all,
     )
-    if not plan.is_group:
-        outbox.push(MessageFrame(message=message), plan.members, exclude_connection)
+    outbox.add(_publication(message, plan, origin))
     return message
+
+
+def _publication(message: Message, plan: _Plan, origin: _Origin) -> MessageStored:
+    """Private: routed to both members by the storing process. Groups: fanned out."""
+    recipients = None if plan.is_group else plan.members
+    return message_stored(
+        message, recipients, exclude_connection=origin.connection, sender_device=origin.device
+    )
 
 
 async def fetch_messages(
@@ -327,6 +347,7 @@ async def fetch_messages(
     after: int | None = None,
     before: int | None = None,
     limit: int = 50,
+    device: str | None = None,
 ) -> Page:
     """A page of history by seq: after a seq (sync), before one (scrollback) or the newest."""
     if after is not None and before is not None:
@@ -344,9 +365,10 @@ async def fetch_messages(
             found, more = await message_store.page_before(
                 conn, conversation_id, upper, floor, limit
             )
-    if after is not None and not more:
-        # Caught up: a hot group may notify this member again (see actions/fanout.py).
-        await clear_notice(ctx, conversation_id, user_id)
+    if before is None and not (after is not None and more):
+        # Caught up (the end of a pull, or the newest page): settle a hot-group notice.
+        reached = found[-1].seq if found else max(after or 0, floor)
+        await note_caught_up(ctx, conversation_id, user_id, device, reached)
     if found:
         # The server push API reports when a recipient who was offline fetches its pushes.
         await note_fetched(ctx, user_id, conversation_id, found[0].seq, found[-1].seq)
@@ -360,6 +382,7 @@ async def mark_read(
     seq: int,
     *,
     exclude_connection: str | None = None,
+    device: str | None = None,
 ) -> None:
     """Move the read marker; the other members see a receipt, the reader's devices too."""
     async with ctx.transaction() as (conn, outbox):
@@ -371,6 +394,7 @@ async def mark_read(
             members = await _receipt_audience(conn, conversation, user_id)
             frame = ReadReceiptFrame(conversation_id=conversation_id, user_id=user_id, seq=seq)
             outbox.push(frame, members, exclude_connection)
+    await note_caught_up(ctx, conversation_id, user_id, device, seq)
 
 
 async def _receipt_audience(
@@ -433,12 +457,10 @@ async def recall_message(
             body=body,
             ts=now,
         )
-        is_group = conversation["kind"] == "group"
-        if not is_group:
+        members = None
+        if conversation["kind"] != "group":
             members = await store.member_ids(conn, row["conversation_id"])
-            outbox.push(MessageFrame(message=recall), members, exclude_connection)
-    if is_group:
-        await fan_out_message(ctx, recall, exclude_connection=exclude_connection)
+        outbox.add(message_stored(recall, members, exclude_connection=exclude_connection))
     return _ack(recall)
 
 
@@ -458,12 +480,9 @@ async def send_typing(
         if group["dissolved_at"] is None and not is_hot(
             ctx, group["member_count"], bool(group["hot"])
         ):
-            await push_to_group(ctx, conversation_id, frame, skip_user_ids=[user_id])
+            await ctx.publish([to_group(frame, conversation_id, skip_user_ids=[user_id])])
         return
-    outbox = Outbox()
-    others = [uid for uid in members if uid != user_id]
-    outbox.push(frame, others)
-    await ctx.publish(outbox)
+    await ctx.publish([to_users(frame, [uid for uid in members if uid != user_id])])
 
 
 def _ack(message: Message) -> Ack:

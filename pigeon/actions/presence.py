@@ -17,6 +17,7 @@ from __future__ import annotations
 import structlog
 
 from pigeon.actions.context import Context
+from pigeon.bus.publication import to_users
 from pigeon.common.errors import InvalidRequest
 from pigeon.common.models import DeviceKind
 from pigeon.common.protocol.frames import PresenceFrame
@@ -36,12 +37,12 @@ async def connection_opened(ctx: Context, user_id: int) -> None:
 
 async def connection_closed(ctx: Context, user_id: int) -> None:
     """A socket of ``user_id`` went away: settle after the grace period."""
-    await ctx.registry.mark_presence_dirty([user_id], ctx.settings.presence.grace_s)
+    await ctx.presence_book.mark_dirty([user_id], ctx.settings.presence.grace_s)
 
 
 async def connections_lost(ctx: Context, user_ids: list[int]) -> None:
     """Entries removed by a sweep (their gateway died): settle as soon as possible."""
-    await ctx.registry.mark_presence_dirty(user_ids, 0.0)
+    await ctx.presence_book.mark_dirty(user_ids, 0.0)
 
 
 async def settle_presence(ctx: Context, user_ids: list[int]) -> int:
@@ -54,23 +55,23 @@ async def settle_presence(ctx: Context, user_ids: list[int]) -> int:
     locked: list[int] = []
     busy: list[int] = []
     for user_id in dict.fromkeys(user_ids):
-        if await ctx.registry.lock_presence(user_id, LOCK_S):
+        if await ctx.presence_book.lock(user_id, LOCK_S):
             locked.append(user_id)
         else:
             busy.append(user_id)
     if busy:
-        await ctx.registry.mark_presence_dirty(busy, RETRY_S)
+        await ctx.presence_book.mark_dirty(busy, RETRY_S)
     try:
         return await _announce(ctx, locked)
     finally:
         for user_id in locked:
-            await ctx.registry.unlock_presence(user_id)
+            await ctx.presence_book.unlock(user_id)
 
 
 async def _announce(ctx: Context, user_ids: list[int]) -> int:
     changed: dict[int, list[str]] = {}
     for user_id in user_ids:
-        devices = await ctx.registry.settle_presence(user_id)
+        devices = await ctx.presence_book.settle(user_id)
         if devices is not None:
             changed[user_id] = devices
     if not changed:
@@ -83,26 +84,23 @@ async def _announce(ctx: Context, user_ids: list[int]) -> int:
         if not audience:
             continue
         frame = PresenceFrame(user_id=user_id, online=bool(devices), devices=_kinds(devices))
-        try:
-            await ctx.router.push(frame, audience)
-        except Exception:
-            log.exception("presence_push_failed", user=user_id)
+        await ctx.publish([to_users(frame, audience)])
     return len(changed)
 
 
 async def settle_due(ctx: Context, limit: int = 500) -> int:
     """Settle the users whose presence marks are due; how many were taken."""
-    user_ids = await ctx.registry.claim_presence_dirty(limit, LEASE_S)
+    user_ids = await ctx.presence_book.claim_dirty(limit, LEASE_S)
     if not user_ids:
         return 0
     await settle_presence(ctx, user_ids)
-    await ctx.registry.release_presence_dirty(user_ids)
+    await ctx.presence_book.release_dirty(user_ids)
     return len(user_ids)
 
 
 async def online_devices(ctx: Context, user_ids: list[int]) -> dict[int, list[str]]:
     """Device kinds each user is connected with right now (absent: offline)."""
-    return await ctx.registry.devices(user_ids)
+    return await ctx.connections.devices(user_ids)
 
 
 async def query_presence(

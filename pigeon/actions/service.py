@@ -5,11 +5,12 @@ once, acked after the commit, idempotent by ``client_msg_id``, pushed after the 
 with two differences:
 
 * a private message from a user to a user needs no friendship (a block still refuses it);
-* the push is watched: for each recipient the result says whether the message was queued
-  to a gateway holding one of their sockets (``online``) or not (``offline``: it waits in
-  the database for the recipient's next sync). The outcome also goes to the
-  delivery-result stream (:mod:`pigeon.actions.deliveries`), which later reports when an
-  offline recipient synced the message.
+* the result says for each recipient whether they had a socket on some gateway when the
+  message was published (``online``: it is pushed there, as a message or, in a hot
+  group, a notice) or not (``offline``: it waits in the database for the recipient's
+  next sync). The outcome also goes to the delivery-result stream
+  (:mod:`pigeon.actions.deliveries`), which later reports when an offline recipient
+  synced the message.
 
 Notifications (:func:`notify_users`) are ephemeral ``event`` frames: nothing is stored, so
 an offline user never gets one; durable notices are messages.
@@ -19,7 +20,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -28,14 +28,13 @@ from sqlalchemy.exc import IntegrityError
 
 from pigeon.actions import deliveries
 from pigeon.actions.context import Context
-from pigeon.actions.fanout import fan_out_message
-from pigeon.actions.messages import Draft, send_message
+from pigeon.actions.messages import Draft, store_message
 from pigeon.actions.tips import store_system_message
-from pigeon.bus.router import Router
+from pigeon.bus.publication import message_stored, to_users
 from pigeon.common.clock import now_ms
 from pigeon.common.errors import GroupDissolved, InvalidRequest, NotFound
 from pigeon.common.models import Ack, Message
-from pigeon.common.protocol.frames import EventFrame, ServerFrame
+from pigeon.common.protocol.frames import EventFrame
 from pigeon.storage import groups as group_store
 from pigeon.storage import messages as message_store
 from pigeon.storage import service as store
@@ -43,6 +42,7 @@ from pigeon.storage import service as store
 log = structlog.get_logger(__name__)
 
 MAX_NOTIFY_USERS = 1000
+PAGE = 1000
 MAX_DATA_BYTES = 8 * 1024
 # Backend event names are namespaced ("shop.order_shipped"); Pigeon's own have no dot.
 EVENT_NAME = re.compile(r"^[a-z][a-z0-9_]{0,30}(\.[a-z0-9_]{1,30}){1,3}$")
@@ -59,45 +59,11 @@ class PushResult:
     recipients: dict[int, str]
 
 
-class _WatchingRouter(Router):
-    """A router that remembers, per user, whether any push reached a gateway for them.
-
-    Used only on the service path (the normal path keeps the plain :class:`Router`), by
-    handing the unchanged send and fan-out code a context whose router is this one.
-    ``push`` returns how many of the users were online, not how many gateways were hit.
-    """
-
-    def __init__(self, base: Router) -> None:
-        super().__init__(base.registry, base.queue)
-        self.online: dict[int, bool] = {}
-        self.pushes = 0
-
-    async def push(
-        self,
-        frame: ServerFrame,
-        user_ids: Iterable[int],
-        *,
-        exclude_connection: str | None = None,
-    ) -> int:
-        self.pushes += 1
-        wanted = list(user_ids)
-        try:
-            seen = await self.push_reporting(frame, wanted, exclude_connection=exclude_connection)
-        except Exception:
-            for uid in wanted:
-                self.online.setdefault(uid, False)
-            raise
-        for uid, online in seen.items():
-            self.online[uid] = self.online.get(uid, False) or online
-        return sum(seen.values())
-
-
-def _service_context(ctx: Context) -> tuple[Context, _WatchingRouter]:
-    """The caller's context with a watching router and friendship not required."""
-    router = _WatchingRouter(ctx.router)
+def _service_context(ctx: Context) -> Context:
+    """The caller's context with friendship not required."""
     messaging = ctx.settings.messaging.model_copy(update={"require_friendship": False})
     settings = ctx.settings.model_copy(update={"messaging": messaging})
-    return replace(ctx, settings=settings, router=router), router
+    return replace(ctx, settings=settings)
 
 
 async def _require_users(ctx: Context, user_ids: list[int]) -> None:
@@ -109,23 +75,25 @@ async def _require_users(ctx: Context, user_ids: list[int]) -> None:
 
 
 async def _finish(
-    ctx: Context,
-    router: _WatchingRouter,
-    ack: Ack,
-    recipients: list[int] | None,
-    *,
-    sender_id: int | None,
-    pushed_at: int,
+    ctx: Context, ack: Ack, stored: bool, audience: list[int], *, pushed_at: int
 ) -> PushResult:
-    """Turn what the router saw into the result; record it in the stream (new sends only)."""
-    if router.pushes == 0:
-        # Nothing was pushed: this client_msg_id was sent before (or lost a race to a
-        # concurrent retry). Report what the first attempt recorded.
+    """Who of the audience had a socket when the message was published; recorded in the
+    delivery stream for a new message, read back from it for a retry."""
+    if not stored:
+        # This client_msg_id was sent before (or lost a race to a concurrent retry):
+        # report what the first attempt recorded.
         async with ctx.db.read() as conn:
             outcomes = await store.push_outcomes(conn, ack.message_id)
         return PushResult(ack, True, outcomes)
-    audience = recipients if recipients is not None else list(router.online)
-    outcomes_now = {uid: router.online.get(uid, False) for uid in audience if uid != sender_id}
+    online: set[int] = set()
+    try:
+        for start in range(0, len(audience), PAGE):
+            located = await ctx.router.locate(audience[start : start + PAGE])
+            online.update(uid for users in located.values() for uid in users)
+    except Exception as exc:
+        # The bus is down: the message is stored and will be pushed; nobody is reachable.
+        log.warning("service_locate_failed", message=ack.message_id, error=repr(exc))
+    outcomes_now = {uid: uid in online for uid in audience}
     try:
         await deliveries.record_push(
             ctx,
@@ -145,6 +113,19 @@ async def _finish(
     )
 
 
+async def _group_audience(ctx: Context, group_id: int, sender_id: int | None) -> list[int]:
+    """Every member but the sender (the push API reports on each of them)."""
+    audience: list[int] = []
+    after = 0
+    while True:
+        async with ctx.db.read() as conn:
+            page = await group_store.member_id_page(conn, group_id, after, PAGE)
+        audience += [uid for uid in page if uid != sender_id]
+        if len(page) < PAGE:
+            return audience
+        after = page[-1]
+
+
 async def push_private(
     ctx: Context,
     *,
@@ -156,13 +137,10 @@ async def push_private(
 ) -> PushResult:
     """A private message from one user to another, on the sender's behalf."""
     await _require_users(ctx, [from_user_id, to_user_id])
-    service_ctx, router = _service_context(ctx)
     pushed_at = now_ms()
     draft = Draft(client_msg_id=client_msg_id, kind=kind, body=body, to_user_id=to_user_id)
-    ack = await send_message(service_ctx, from_user_id, draft)
-    result = await _finish(
-        ctx, router, ack, [to_user_id], sender_id=from_user_id, pushed_at=pushed_at
-    )
+    ack, stored = await store_message(_service_context(ctx), from_user_id, draft)
+    result = await _finish(ctx, ack, stored, [to_user_id], pushed_at=pushed_at)
     log.info(
         "service_push_private",
         sender=from_user_id,
@@ -191,10 +169,9 @@ async def push_group(
         raise NotFound("no such group")
     if group["dissolved_at"] is not None:
         raise GroupDissolved()
-    service_ctx, router = _service_context(ctx)
     pushed_at = now_ms()
     if from_user_id is None:
-        ack = await _send_system(service_ctx, group_id, client_msg_id, kind, body)
+        ack, stored = await _send_system(ctx, group_id, client_msg_id, kind, body)
     else:
         await _require_users(ctx, [from_user_id])
         draft = Draft(
@@ -204,9 +181,9 @@ async def push_group(
             conversation_id=group_id,
             mentions=list(mentions or []),
         )
-        # The push result reports who was online, so wait for the fan-out here.
-        ack = await send_message(service_ctx, from_user_id, draft, wait_for_fan_out=True)
-    result = await _finish(ctx, router, ack, None, sender_id=from_user_id, pushed_at=pushed_at)
+        ack, stored = await store_message(_service_context(ctx), from_user_id, draft)
+    audience = await _group_audience(ctx, group_id, from_user_id) if stored else []
+    result = await _finish(ctx, ack, stored, audience, pushed_at=pushed_at)
     log.info(
         "service_push_group",
         group=group_id,
@@ -221,8 +198,9 @@ async def push_group(
 
 async def _send_system(
     ctx: Context, group_id: int, client_msg_id: str, kind: str, body: dict[str, Any]
-) -> Ack:
-    """Store a system tip (no sender) idempotently by client_msg_id and fan it out."""
+) -> tuple[Ack, bool]:
+    """Store a system tip (no sender) idempotently by client_msg_id and publish it; the
+    ack, and whether this call stored it."""
     if not client_msg_id or len(client_msg_id) > 64:
         raise InvalidRequest("client_msg_id must be 1-64 characters")
     if kind != "system":
@@ -230,10 +208,10 @@ async def _send_system(
     stored_body = _system_body(body, ctx.settings.messaging.max_text_chars)
     existing = await _find_system(ctx, client_msg_id)
     if existing is not None:
-        return _ack(existing)
+        return _ack(existing), False
     now = now_ms()
     try:
-        async with ctx.transaction() as (conn, _outbox):
+        async with ctx.transaction() as (conn, outbox):
             group = await group_store.lock_group(conn, group_id)
             if group is None:
                 raise NotFound("no such group")
@@ -243,13 +221,13 @@ async def _send_system(
                 conn, group_id, stored_body, now=now, client_msg_id=client_msg_id
             )
             await store.insert_system_send(conn, client_msg_id, message.id, now)
+            outbox.add(message_stored(message))
     except IntegrityError:
         existing = await _find_system(ctx, client_msg_id)
         if existing is None:
             raise
-        return _ack(existing)
-    await fan_out_message(ctx, message)
-    return _ack(message)
+        return _ack(existing), False
+    return _ack(message), True
 
 
 async def _find_system(ctx: Context, client_msg_id: str) -> Message | None:
@@ -295,9 +273,9 @@ async def notify_users(
         )
     _check_size(data, "data")
     await _require_users(ctx, wanted)
-    seen = await ctx.router.push_reporting(EventFrame(event=event, data=data), wanted)
+    reached = await ctx.publisher.publish_now(to_users(EventFrame(event=event, data=data), wanted))
     result = PushResult(
-        None, False, {uid: "online" if seen.get(uid) else "offline" for uid in wanted}
+        None, False, {uid: "online" if uid in reached else "offline" for uid in wanted}
     )
     log.info("service_notify", notify_event=event, users=len(wanted), online=_count_online(result))
     return result

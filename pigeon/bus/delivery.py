@@ -11,6 +11,8 @@ class Delivery(msgspec.Struct, frozen=True):
     """A frame for some users connected to one gateway.
 
     ``frame`` is the encoded server frame, serialised once however many sockets it reaches.
+    ``targets`` (user id, device kind) narrows it to those devices of the users (hot-group
+    notices are owed per device).
     ``exclude_connection`` skips the socket that caused it (the sender gets an ack instead).
     ``close_connection`` / ``close_sessions`` ask the gateway to send ``frame`` as last words
     to that socket, or to the users' sockets of those auth sessions, and close them with
@@ -24,6 +26,7 @@ class Delivery(msgspec.Struct, frozen=True):
     close_sessions: list[str] = []
     close_code: int = 0
     queued_at: int = 0
+    targets: list[tuple[int, str]] = []
 
 
 _encoder = msgspec.json.Encoder()

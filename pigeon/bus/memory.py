@@ -1,4 +1,4 @@
-"""In-process registry and queues: the embedded single-process mode."""
+"""In-process registry, notice book and queues: the embedded single-process mode."""
 
 from __future__ import annotations
 
@@ -8,33 +8,30 @@ from collections import defaultdict
 from collections.abc import AsyncIterator
 
 from pigeon.bus.delivery import Delivery, Location
+from pigeon.bus.notice_rules import Stub, after_catch_up, after_message, after_own_message
+from pigeon.bus.notices import DeviceKey, Wakes
 from pigeon.bus.registry import GatewayInfo, RefreshResult
 
 
-class MemoryRegistry:
+class MemoryConnections:
     """Connections of this process; nothing expires because nothing can die apart."""
 
     def __init__(self) -> None:
-        self._by_user: dict[int, dict[str, Location]] = defaultdict(dict)
-        self._announced: dict[int, list[str]] = {}
-        self._dirty: dict[int, float] = {}
-        self._gateways: dict[str, GatewayInfo] = {}
-        self._presence_locks: set[int] = set()
-        self._noticed: dict[int, set[int]] = defaultdict(set)
+        self.by_user: dict[int, dict[str, Location]] = defaultdict(dict)
 
     async def register(self, user_id: int, location: Location) -> Location | None:
-        devices = self._by_user[user_id]
+        devices = self.by_user[user_id]
         previous = devices.get(location.device)
         devices[location.device] = location
         return previous
 
     async def unregister(self, user_id: int, location: Location) -> bool:
-        devices = self._by_user.get(user_id)
+        devices = self.by_user.get(user_id)
         if not devices or devices.get(location.device) != location:
             return False
         del devices[location.device]
         if not devices:
-            del self._by_user[user_id]
+            del self.by_user[user_id]
         return True
 
     async def refresh(self, entries: list[tuple[int, Location]]) -> RefreshResult:
@@ -43,40 +40,68 @@ class MemoryRegistry:
     async def locate(self, user_ids: list[int]) -> dict[str, list[int]]:
         found: dict[str, list[int]] = defaultdict(list)
         for user_id in user_ids:
-            gateways = {loc.gateway_id for loc in self._by_user.get(user_id, {}).values()}
+            gateways = {loc.gateway_id for loc in self.by_user.get(user_id, {}).values()}
             for gateway_id in gateways:
                 found[gateway_id].append(user_id)
         return dict(found)
 
     async def devices(self, user_ids: list[int]) -> dict[int, list[str]]:
-        return {uid: sorted(self._by_user[uid]) for uid in user_ids if self._by_user.get(uid)}
+        return {uid: sorted(self.by_user[uid]) for uid in user_ids if self.by_user.get(uid)}
 
-    async def mark_presence_dirty(self, user_ids: list[int], delay_s: float) -> None:
+    async def locate_devices(self, user_ids: list[int]) -> dict[str, list[tuple[int, str]]]:
+        found: dict[str, list[tuple[int, str]]] = defaultdict(list)
+        for user_id in user_ids:
+            for device, location in self.by_user.get(user_id, {}).items():
+                found[location.gateway_id].append((user_id, device))
+        return dict(found)
+
+    async def drop_gateway(self, gateway_id: str) -> list[int]:
+        dropped = []
+        for user_id, devices in list(self.by_user.items()):
+            for device, location in list(devices.items()):
+                if location.gateway_id == gateway_id:
+                    del devices[device]
+                    dropped.append(user_id)
+            if not devices:
+                del self.by_user[user_id]
+        return sorted(set(dropped))
+
+
+class MemoryPresenceBook:
+    """What friends were last told, next to this process's connections."""
+
+    def __init__(self, connections: MemoryConnections) -> None:
+        self.connections = connections
+        self._announced: dict[int, list[str]] = {}
+        self._dirty: dict[int, float] = {}
+        self._locks: set[int] = set()
+
+    async def mark_dirty(self, user_ids: list[int], delay_s: float) -> None:
         due = time.monotonic() + delay_s
         for user_id in user_ids:
             self._dirty[user_id] = min(due, self._dirty.get(user_id, due))
 
-    async def claim_presence_dirty(self, limit: int, lease_s: float) -> list[int]:
+    async def claim_dirty(self, limit: int, lease_s: float) -> list[int]:
         now = time.monotonic()
         due = [uid for uid, at in self._dirty.items() if at <= now][:limit]
         for user_id in due:
             del self._dirty[user_id]
         return due
 
-    async def release_presence_dirty(self, user_ids: list[int]) -> None:
+    async def release_dirty(self, user_ids: list[int]) -> None:
         return None
 
-    async def lock_presence(self, user_id: int, ttl_s: float) -> bool:
-        if user_id in self._presence_locks:
+    async def lock(self, user_id: int, ttl_s: float) -> bool:
+        if user_id in self._locks:
             return False
-        self._presence_locks.add(user_id)
+        self._locks.add(user_id)
         return True
 
-    async def unlock_presence(self, user_id: int) -> None:
-        self._presence_locks.discard(user_id)
+    async def unlock(self, user_id: int) -> None:
+        self._locks.discard(user_id)
 
-    async def settle_presence(self, user_id: int) -> list[str] | None:
-        current = sorted(self._by_user.get(user_id, {}))
+    async def settle(self, user_id: int) -> list[str] | None:
+        current = sorted(self.connections.by_user.get(user_id, {}))
         if current == self._announced.get(user_id, []):
             return None
         if current:
@@ -84,6 +109,13 @@ class MemoryRegistry:
         else:
             self._announced.pop(user_id, None)
         return current
+
+
+class MemoryGatewayDirectory:
+    """The one gateway of the embedded process."""
+
+    def __init__(self) -> None:
+        self._gateways: dict[str, GatewayInfo] = {}
 
     async def report_gateway(self, info: GatewayInfo) -> bool:
         known = info.gateway_id in self._gateways
@@ -99,17 +131,59 @@ class MemoryRegistry:
     async def dead_gateways(self) -> list[str]:
         return []
 
-    async def sweep_gateway(self, gateway_id: str) -> list[int] | None:
-        return []
+    async def is_alive(self, gateway_id: str) -> bool:
+        return gateway_id in self._gateways
 
-    async def claim_notices(self, conversation_id: int, user_ids: list[int]) -> list[int]:
-        noticed = self._noticed[conversation_id]
-        fresh = [uid for uid in dict.fromkeys(user_ids) if uid not in noticed]
-        noticed.update(fresh)
-        return fresh
+    async def lock_sweep(self, gateway_id: str) -> bool:
+        return False
 
-    async def clear_notice(self, conversation_id: int, user_id: int) -> None:
-        self._noticed.get(conversation_id, set()).discard(user_id)
+    async def unlock_sweep(self, gateway_id: str) -> None:
+        return None
+
+    async def forget(self, gateway_id: str) -> None:
+        self._gateways.pop(gateway_id, None)
+
+
+class MemoryNoticeBook:
+    """Read stubs in a dictionary per hot conversation; ``latest`` beside them."""
+
+    def __init__(self) -> None:
+        self._stubs: dict[int, dict[DeviceKey, Stub]] = {}
+        self._latest: dict[int, int] = {}
+
+    async def on_message(
+        self,
+        conversation_id: int,
+        seq: int,
+        sender: DeviceKey | None,
+        devices: list[DeviceKey],
+    ) -> Wakes:
+        stubs = self._stubs.setdefault(conversation_id, {})
+        self._latest[conversation_id] = max(self._latest.get(conversation_id, 0), seq)
+        wakes = Wakes()
+        for device in devices:
+            stub = stubs.get(device)
+            if stub is None:
+                wakes.unknown.append(device)
+                continue
+            rule = after_own_message if device == sender else after_message
+            stubs[device], notify = rule(stub, seq)
+            if notify:
+                wakes.notify.append(device)
+        return wakes
+
+    async def seed(self, conversation_id: int, reads: dict[DeviceKey, int]) -> None:
+        stubs = self._stubs.setdefault(conversation_id, {})
+        for device, read in reads.items():
+            stubs.setdefault(device, Stub(read, 0))
+
+    async def on_catch_up(self, conversation_id: int, device: DeviceKey, seq: int) -> int | None:
+        stubs = self._stubs.get(conversation_id)
+        if stubs is None:
+            return None
+        latest = self._latest.get(conversation_id, 0)
+        stubs[device], owed = after_catch_up(stubs.get(device, Stub()), seq, latest)
+        return stubs[device].owed if owed else None
 
 
 class MemoryQueue:

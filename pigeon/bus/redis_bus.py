@@ -1,13 +1,18 @@
-"""Connecting the cluster bus: one Redis client shared by the registry and the queues."""
+"""Connecting the cluster bus: one Redis client shared by every part of it."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import structlog
 
+from pigeon.bus.redis_connections import RedisConnections
+from pigeon.bus.redis_fanout import RedisFanoutQueue
+from pigeon.bus.redis_gateways import RedisGatewayDirectory
+from pigeon.bus.redis_notices import RedisNoticeBook
+from pigeon.bus.redis_presence import RedisPresenceBook
 from pigeon.bus.redis_queue import RedisQueue
-from pigeon.bus.redis_registry import RedisRegistry
 from pigeon.common.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -43,16 +48,34 @@ def redis_client(settings: Settings) -> Any:
     return Redis.from_url(settings.redis.url, retry_on_timeout=True, **options)
 
 
-async def connect_redis_bus(settings: Settings) -> tuple[RedisRegistry, RedisQueue, RedisCloser]:
-    """The registry and queues on Redis, and what closes their connections."""
+@dataclass
+class RedisBus:
+    """Every part of the cluster bus, on one shared Redis client."""
+
+    connections: RedisConnections
+    presence: RedisPresenceBook
+    directory: RedisGatewayDirectory
+    notices: RedisNoticeBook
+    queue: RedisQueue
+    fanout: RedisFanoutQueue
+    closer: RedisCloser
+
+
+async def connect_redis_bus(settings: Settings) -> RedisBus:
+    """The registry's parts, the notice book and the queues on Redis."""
     client = redis_client(settings)
     try:
         await client.ping()
     except Exception as exc:
         # Start anyway: every user of Redis retries, and /readyz reports it.
         log.warning("redis_unreachable_at_start", error=str(exc))
-    return (
-        RedisRegistry(client, settings.redis),
-        RedisQueue(client, settings.redis),
-        RedisCloser(client),
+    r = settings.redis
+    return RedisBus(
+        connections=RedisConnections(client, r),
+        presence=RedisPresenceBook(client, r),
+        directory=RedisGatewayDirectory(client, r),
+        notices=RedisNoticeBook(client, r),
+        queue=RedisQueue(client, r),
+        fanout=RedisFanoutQueue(client, r),
+        closer=RedisCloser(client),
     )

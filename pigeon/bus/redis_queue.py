@@ -20,7 +20,7 @@ import structlog
 from redis.exceptions import ResponseError
 
 from pigeon.bus.delivery import Delivery, decode_delivery, encode_delivery
-from pigeon.bus.redis_registry import RedisKeys
+from pigeon.bus.redis_keys import RedisKeys
 from pigeon.common.settings import RedisSettings
 
 log = structlog.get_logger(__name__)

@@ -1,8 +1,10 @@
-"""The registry of live connections: which gateway holds each user's devices.
+"""The registry's jobs, each its own small interface (in-process or on Redis).
 
-It also keeps what presence and gateway discovery need, because both are derived from the
-same entries: the presence last announced for each user and the users whose presence may
-have changed (due for settling), and the live gateways with their load.
+    Connections       who is connected where: user -> {device: (gateway, connection)}
+    PresenceBook      what friends were last told of each user, and who is due a settle
+    GatewayDirectory  live gateways with their URL and load (discovery, dead-gateway sweep)
+
+The fourth, the hot-group notice book, is :class:`pigeon.bus.notices.NoticeBook`.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ class RefreshResult:
     superseded: list[tuple[int, Location]] = field(default_factory=list)
 
 
-class Registry(Protocol):
+class Connections(Protocol):
     """Maps users to the gateways (and device kinds) their sockets are on."""
 
     async def register(self, user_id: int, location: Location) -> Location | None:
@@ -51,32 +53,42 @@ class Registry(Protocol):
     async def devices(self, user_ids: list[int]) -> dict[int, list[str]]:
         """The device kinds each connected user is online with (absent: offline)."""
 
-    # --- presence -----------------------------------------------------------------------
+    async def locate_devices(self, user_ids: list[int]) -> dict[str, list[tuple[int, str]]]:
+        """The connected (user id, device kind) among ``user_ids``, by gateway id."""
 
-    async def mark_presence_dirty(self, user_ids: list[int], delay_s: float) -> None:
+    async def drop_gateway(self, gateway_id: str) -> list[int]:
+        """Remove every entry of a gateway (it died or left); the users who had one."""
+
+
+class PresenceBook(Protocol):
+    """Presence as last announced, and the users whose presence may have changed."""
+
+    async def mark_dirty(self, user_ids: list[int], delay_s: float) -> None:
         """These users' presence may have changed: settle it in ``delay_s`` (earliest wins)."""
 
-    async def claim_presence_dirty(self, limit: int, lease_s: float) -> list[int]:
+    async def claim_dirty(self, limit: int, lease_s: float) -> list[int]:
         """Take up to ``limit`` users that are due, leased for ``lease_s``."""
 
-    async def release_presence_dirty(self, user_ids: list[int]) -> None:
+    async def release_dirty(self, user_ids: list[int]) -> None:
         """Done with claimed users (a mark made again meanwhile stays)."""
 
-    async def lock_presence(self, user_id: int, ttl_s: float) -> bool:
+    async def lock(self, user_id: int, ttl_s: float) -> bool:
         """Take the user's presence lock (settle and announce one at a time, so friends
         hear changes in order); False if someone else holds it."""
 
-    async def unlock_presence(self, user_id: int) -> None:
+    async def unlock(self, user_id: int) -> None:
         """Release the presence lock."""
 
-    async def settle_presence(self, user_id: int) -> list[str] | None:
+    async def settle(self, user_id: int) -> list[str] | None:
         """Atomically compare the user's devices with what was last announced and record
         them; the new device list if it differs (``[]``: offline), else None."""
 
-    # --- gateways -----------------------------------------------------------------------
+
+class GatewayDirectory(Protocol):
+    """The gateways that report themselves alive."""
 
     async def report_gateway(self, info: GatewayInfo) -> bool:
-        """Heartbeat of a gateway; True if the registry did not know it (new, swept, or
+        """Heartbeat of a gateway; True if the directory did not know it (new, swept, or
         Redis lost its data), so the gateway should re-register its connections."""
 
     async def remove_gateway(self, gateway_id: str) -> None:
@@ -88,13 +100,14 @@ class Registry(Protocol):
     async def dead_gateways(self) -> list[str]:
         """Gateways whose last report is older than the liveness timeout."""
 
-    async def sweep_gateway(self, gateway_id: str) -> list[int] | None:
-        """Remove a dead gateway's connection entries and queue; the users whose entries
-        were removed, or None if another sweeper holds this gateway."""
+    async def is_alive(self, gateway_id: str) -> bool:
+        """The gateway reported within the liveness timeout."""
 
-    async def claim_notices(self, conversation_id: int, user_ids: list[int]) -> list[int]:
-        """Hot groups: those of ``user_ids`` who hold no notice they have not pulled after;
-        they are recorded as notified (one notice until they pull, however busy the group)."""
+    async def lock_sweep(self, gateway_id: str) -> bool:
+        """Take the right to sweep a dead gateway (False: it is alive, or someone has it)."""
 
-    async def clear_notice(self, conversation_id: int, user_id: int) -> None:
-        """The user pulled the conversation up to date: the next message notifies them."""
+    async def unlock_sweep(self, gateway_id: str) -> None:
+        """Done sweeping."""
+
+    async def forget(self, gateway_id: str) -> None:
+        """Drop a swept gateway's directory entry."""

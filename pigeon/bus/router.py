@@ -1,107 +1,106 @@
-"""Routing after commit: find the recipients' gateways and queue one entry for each."""
+"""Routing: find the recipients' gateways and queue one entry for each.
+
+The last step of every push (see :mod:`pigeon.actions.publisher`): the frame arrives
+encoded, is queued once per gateway with the list of that gateway's users, and each
+gateway writes it to its local sockets.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 from pigeon.bus.delivery import Delivery
 from pigeon.bus.queue import DeliveryQueue
-from pigeon.bus.registry import Registry
+from pigeon.bus.registry import Connections
 from pigeon.common.clock import now_ms
-from pigeon.common.protocol.codec import encode_server_frame
-from pigeon.common.protocol.frames import ServerFrame
 
 
 class Router:
-    """Pushes frames to users wherever they are connected; offline users are skipped.
+    """Pushes encoded frames to users wherever they are connected; offline users are
+    skipped (they find their messages by seq sync: the database already holds them)."""
 
-    Push is the fast path, not the guarantee: a user who misses a push (offline, gateway
-    died) finds the message by seq sync, because the database already holds it.
-    """
-
-    def __init__(self, registry: Registry, queue: DeliveryQueue) -> None:
-        self.registry = registry
+    def __init__(self, connections: Connections, queue: DeliveryQueue) -> None:
+        self.connections = connections
         self.queue = queue
 
+    async def locate(self, user_ids: list[int]) -> dict[str, list[int]]:
+        """The connected ones among ``user_ids``, by gateway."""
+        return await self.connections.locate(list(dict.fromkeys(user_ids)))
+
     async def push(
-        self,
-        frame: ServerFrame,
-        user_ids: Iterable[int],
-        *,
-        exclude_connection: str | None = None,
-    ) -> int:
-        """Queue ``frame`` for every connected user in ``user_ids``; return gateways hit."""
-        by_gateway = await self.registry.locate(list(dict.fromkeys(user_ids)))
-        await self._queue_all(frame, by_gateway, exclude_connection)
-        return len(by_gateway)
+        self, frame: str, user_ids: list[int], *, exclude_connection: str | None = None
+    ) -> dict[str, list[int]]:
+        """Queue ``frame`` for every connected user in ``user_ids``; who was reached where."""
+        by_gateway = await self.locate(user_ids)
+        await self.push_located(frame, by_gateway, exclude_connection=exclude_connection)
+        return by_gateway
 
-    async def push_reporting(
+    async def push_located(
         self,
-        frame: ServerFrame,
-        user_ids: Iterable[int],
-        *,
-        exclude_connection: str | None = None,
-    ) -> dict[int, bool]:
-        """Like :meth:`push`, and say for each user whether the frame was handed to a
-        gateway holding one of their sockets (True) or they had none (False).
-
-        "Handed to" means queued for that gateway: the socket may still drop before the
-        gateway writes to it; the database and seq sync cover that case.
-        """
-        wanted = list(dict.fromkeys(user_ids))
-        by_gateway = await self.registry.locate(wanted)
-        await self._queue_all(frame, by_gateway, exclude_connection)
-        online = {uid for users in by_gateway.values() for uid in users}
-        return {uid: uid in online for uid in wanted}
-
-    async def _queue_all(
-        self,
-        frame: ServerFrame,
+        frame: str,
         by_gateway: dict[str, list[int]],
-        exclude_connection: str | None,
+        *,
+        exclude_connection: str | None = None,
     ) -> None:
-        if not by_gateway:
-            return
-        encoded = encode_server_frame(frame)
+        """Queue ``frame`` for users already located."""
+        queued_at = now_ms()
         for gateway_id, users in by_gateway.items():
-            await self.queue.push(
-                gateway_id,
-                Delivery(
-                    frame=encoded,
-                    user_ids=users,
-                    exclude_connection=exclude_connection,
-                    queued_at=now_ms(),
-                ),
-            )
+            if users:
+                await self.queue.push(
+                    gateway_id,
+                    Delivery(
+                        frame=frame,
+                        user_ids=users,
+                        exclude_connection=exclude_connection,
+                        queued_at=queued_at,
+                    ),
+                )
 
-    async def close_connection(
-        self, gateway_id: str, user_id: int, connection_id: str, frame: ServerFrame, code: int
-    ) -> None:
-        """Ask a gateway to send ``frame`` to one socket and close it with ``code``."""
-        await self.queue.push(
-            gateway_id,
-            Delivery(
-                frame=encode_server_frame(frame),
-                user_ids=[user_id],
-                close_connection=connection_id,
-                close_code=code,
-                queued_at=now_ms(),
-            ),
-        )
+    async def locate_devices(self, user_ids: list[int]) -> dict[str, list[tuple[int, str]]]:
+        """The connected devices among ``user_ids``' (user id, device kind), by gateway."""
+        return await self.connections.locate_devices(list(dict.fromkeys(user_ids)))
 
-    async def close_sessions(
-        self, user_id: int, session_ids: list[str], frame: ServerFrame, code: int
+    async def push_to_devices(
+        self,
+        frame: str,
+        by_gateway: dict[str, list[tuple[int, str]]],
+        *,
+        exclude_connection: str | None = None,
     ) -> None:
-        """Close a user's sockets that belong to these auth sessions, on every gateway."""
-        by_gateway = await self.registry.locate([user_id])
-        encoded = encode_server_frame(frame)
-        for gateway_id in by_gateway:
+        """Queue ``frame`` for these devices only."""
+        queued_at = now_ms()
+        for gateway_id, targets in by_gateway.items():
+            if targets:
+                await self.queue.push(
+                    gateway_id,
+                    Delivery(
+                        frame=frame,
+                        user_ids=sorted({uid for uid, _device in targets}),
+                        targets=targets,
+                        exclude_connection=exclude_connection,
+                        queued_at=queued_at,
+                    ),
+                )
+
+    async def close(
+        self,
+        frame: str,
+        user_id: int,
+        code: int,
+        *,
+        connection_id: str | None = None,
+        gateway_id: str | None = None,
+        session_ids: list[str] | None = None,
+    ) -> None:
+        """Send ``frame`` as last words to one socket (``connection_id`` on ``gateway_id``)
+        or to the user's sockets of these auth sessions, wherever they are, and close them."""
+        gateways = [gateway_id] if gateway_id else list(await self.locate([user_id]))
+        for gateway in gateways:
             await self.queue.push(
-                gateway_id,
+                gateway,
                 Delivery(
-                    frame=encoded,
+                    frame=frame,
                     user_ids=[user_id],
-                    close_sessions=session_ids,
+                    close_connection=connection_id,
+                    close_sessions=session_ids or [],
                     close_code=code,
                     queued_at=now_ms(),
                 ),

@@ -71,6 +71,7 @@ class PigeonClient:
         self._backlog: deque[Frame] = deque(maxlen=BACKLOG_FRAMES)
         self._arrived = asyncio.Condition()
         self._pulling: dict[int, asyncio.Task[None]] = {}
+        self._pull_again: set[int] = set()
         self._own_refs: set[str] = set()
         self._hello: Frame = {}
         self._pace: TokenBucket | None = None
@@ -303,9 +304,23 @@ class PigeonClient:
                 self._new.put_nowait(message)
 
     def _pull_later(self, conversation_id: int) -> None:
+        """Pull in the background. A pull already running may have read its last page
+        before what we were just told of: it pulls once more when done, so no notice is
+        ever dropped (many notices meanwhile still make one more pull)."""
         task = self._pulling.get(conversation_id)
         if task is None or task.done():
-            self._pulling[conversation_id] = asyncio.create_task(self._pull(conversation_id))
+            self._pulling[conversation_id] = asyncio.create_task(
+                self._pull_until_settled(conversation_id)
+            )
+        else:
+            self._pull_again.add(conversation_id)
+
+    async def _pull_until_settled(self, conversation_id: int) -> None:
+        while True:
+            self._pull_again.discard(conversation_id)
+            await self._pull(conversation_id)
+            if conversation_id not in self._pull_again:
+                return
 
     async def _pull(self, conversation_id: int) -> None:
         """Page forward from the last in-order seq until the server has nothing more."""

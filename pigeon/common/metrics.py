@@ -79,6 +79,32 @@ class Metrics:
         self.live_gateways = Gauge(
             "pigeon_live_gateways", "Gateways reporting liveness (seen by this process)", registry=r
         )
+        self.fanout_seconds = Histogram(
+            "pigeon_fanout_seconds",
+            "Time a fan-out worker took for one batch of the fan-out queue",
+            buckets=(0.001, 0.005, 0.02, 0.1, 0.5, 2, 10),
+            registry=r,
+        )
+        self.fanout_backlog = Gauge(
+            "pigeon_fanout_backlog",
+            "Entries in the fan-out queue, waiting or in work (seen by the handoff worker)",
+            registry=r,
+        )
+        self.handoff_backlog = Gauge(
+            "pigeon_handoff_backlog",
+            "Stored messages not yet fanned out to the gateway queues",
+            registry=r,
+        )
+        self.unpushed_age = Gauge(
+            "pigeon_oldest_unpushed_seconds",
+            "Age of the oldest stored message not yet fanned out (0: none)",
+            registry=r,
+        )
+        self.handoffs_republished = Counter(
+            "pigeon_handoffs_republished",
+            "Stored messages published again because their fan-out did not finish in time",
+            registry=r,
+        )
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -65,7 +65,8 @@ class Group(Model):
     owner_id: int
     member_count: int
     dissolved: bool
-    hot: bool = False
+    hot: bool = False  # delivered by push + pull: members get notices and pull
+    marked_hot: bool = False  # made hot by an owner or admin, whatever the size
     my_role: GroupRole | None = None
 
 

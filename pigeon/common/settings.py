@@ -37,7 +37,9 @@ class RedisSettings(BaseModel):
     ``registry_ttl_s`` unless their gateway refreshes them; a gateway whose heartbeat is
     older than ``gateway_ttl_s`` is dead (its entries and queue are swept by a worker).
     Each gateway queue keeps at most about ``queue_maxlen`` entries and expires when
-    nothing touched it for ``queue_expire_s``.
+    nothing touched it for ``queue_expire_s``. The fan-out stream keeps at most about
+    ``fanout_maxlen`` entries; a worker claims entries another worker took more than
+    ``fanout_claim_idle_s`` ago and never finished (it died or was stopped).
     """
 
     url: str = ""
@@ -49,6 +51,8 @@ class RedisSettings(BaseModel):
     queue_maxlen: int = 50_000
     queue_expire_s: float = 3600.0
     queue_batch: int = 200
+    fanout_maxlen: int = 1_000_000
+    fanout_claim_idle_s: float = 2.0
 
 
 class PresenceSettings(BaseModel):
@@ -60,10 +64,19 @@ class PresenceSettings(BaseModel):
 
 
 class WorkerSettings(BaseModel):
-    """Background consumers: which ones run (empty: all), and how often the janitor sweeps."""
+    """Background consumers: which ones run (empty: all), and how often the janitor sweeps.
+
+    A stored message not fanned out ``handoff_grace_s`` after its commit (the process that
+    stored it died, Redis lost the hand-off) is handed to the fan-out again by the
+    ``handoff`` worker, which looks every ``handoff_interval_s`` and retries a message
+    every ``handoff_retry_s`` until a fan-out finishes it.
+    """
 
     only: list[str] = Field(default_factory=list)
     sweep_interval_s: float = 2.0
+    handoff_grace_s: float = 1.0
+    handoff_interval_s: float = 0.5
+    handoff_retry_s: float = 3.0
 
 
 class AuthSettings(BaseModel):

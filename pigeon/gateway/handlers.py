@@ -59,11 +59,18 @@ async def _handle(ctx: Context, connection: Connection, frame: ClientFrame) -> S
             mentions=list(frame.mentions),
             mention_all=frame.mention_all,
         )
-        ack = await send_message(ctx, user_id, draft, exclude_connection=connection.id)
+        ack = await send_message(
+            ctx, user_id, draft, exclude_connection=connection.id, device=connection.device
+        )
         return _ack_frame(frame.ref, ack)
     if isinstance(frame, SyncFrame):
         page = await fetch_messages(
-            ctx, user_id, frame.conversation_id, after=frame.after, limit=frame.limit
+            ctx,
+            user_id,
+            frame.conversation_id,
+            after=frame.after,
+            limit=frame.limit,
+            device=connection.device,
         )
         return MessagesFrame(
             ref=frame.ref,
@@ -73,7 +80,12 @@ async def _handle(ctx: Context, connection: Connection, frame: ClientFrame) -> S
         )
     if isinstance(frame, ReadFrame):
         await mark_read(
-            ctx, user_id, frame.conversation_id, frame.seq, exclude_connection=connection.id
+            ctx,
+            user_id,
+            frame.conversation_id,
+            frame.seq,
+            exclude_connection=connection.id,
+            device=connection.device,
         )
         return None
     if isinstance(frame, TypingFrame):

@@ -43,6 +43,8 @@ class Hub:
 
     def deliver(self, delivery: Delivery) -> int:
         """Hand a queue entry to the local sockets it names; return how many got it."""
+        if delivery.targets:
+            return self._deliver_to_devices(delivery)
         reached = 0
         closing = set(delivery.close_sessions)
         for user_id in delivery.user_ids:
@@ -59,5 +61,16 @@ class Hub:
                     continue
                 if connection.send(delivery.frame):
                     reached += 1
+        self.delivered += reached
+        return reached
+
+    def _deliver_to_devices(self, delivery: Delivery) -> int:
+        reached = 0
+        for user_id, device in delivery.targets:
+            connection = self._by_user.get(user_id, {}).get(device)
+            if connection is None or connection.id == delivery.exclude_connection:
+                continue
+            if connection.send(delivery.frame):
+                reached += 1
         self.delivered += reached
         return reached

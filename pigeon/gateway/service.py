@@ -1,10 +1,18 @@
 """A gateway's lifecycle: consume its queue, keep its registry entries alive, drain on stop.
 
-Beside the sockets it runs four loops: the queue consumer, the session ticks (heartbeat
-timeouts), the registry refresh (keeps this gateway's connection entries alive, re-creates
-them when Redis lost them, retries failed unregisters) and the liveness report (url and
-load for discovery; noticing Redis lost its data, the gateway re-registers at once and
-sends its clients ``notice`` frames for conversations that moved meanwhile).
+Beside the sockets it runs five loops, each apart so that none can hold up another:
+
+    consume    this gateway's delivery queue, to the local sockets
+    tick       the session clocks (auth and heartbeat timeouts)
+    refresh    keeps this gateway's connection entries alive, re-creates lost ones,
+               retries failed unregisters
+    report     the heartbeat: url and load for discovery, and liveness (a gateway whose
+               heartbeat stops is swept as dead, so nothing slow may run in this loop)
+    recover    after Redis trouble (it lost its data, or calls failed): re-register every
+               socket and send ``notice`` frames for conversations that moved meanwhile,
+               since pushes may have been lost with the queue
+
+Failures of Redis are logged once when they start and once when they end (with counts).
 """
 
 from __future__ import annotations
@@ -21,10 +29,12 @@ from pigeon.actions import presence
 from pigeon.actions.context import Context
 from pigeon.actions.resync import missed_activity
 from pigeon.bus.delivery import Location
+from pigeon.bus.publication import close_sockets
 from pigeon.bus.queue import DeliveryQueue
 from pigeon.bus.registry import GatewayInfo
 from pigeon.common.clock import now_ms
 from pigeon.common.metrics import Metrics
+from pigeon.common.outage import Outage
 from pigeon.common.protocol.closecodes import CloseCode
 from pigeon.common.protocol.codec import encode_server_frame
 from pigeon.common.protocol.frames import KickedFrame, NoticeFrame, ReconnectFrame
@@ -94,6 +104,8 @@ class Gateway:
         # trouble while a recovery round runs, so that another round follows.
         self._trouble_since: int | None = None
         self._trouble_again = False
+        self._recover_now = asyncio.Event()
+        self._redis = Outage("gateway_redis")
 
     async def start(self) -> None:
         self._tasks = [
@@ -101,6 +113,7 @@ class Gateway:
             asyncio.create_task(self._tick(), name="gateway-tick"),
             asyncio.create_task(self._refresh_registry(), name="gateway-registry"),
             asyncio.create_task(self._report(), name="gateway-report"),
+            asyncio.create_task(self._recover(), name="gateway-recover"),
         ]
         log.info("gateway_started", gateway_id=self.gateway_id)
 
@@ -116,10 +129,11 @@ class Gateway:
             local.close(CloseCode.REPLACED, "logged in elsewhere", kicked)
         location = Location(self.gateway_id, connection.device, connection.id)
         try:
-            previous = await self.ctx.registry.register(connection.user_id, location)
-        except Exception:
+            previous = await self.ctx.connections.register(connection.user_id, location)
+            self._redis.succeeded()
+        except Exception as exc:
             # The socket works locally; the next refresh registers it once Redis is back.
-            log.exception("registry_register_failed", user=connection.user_id)
+            self._redis.failed(exc, during="register")
             self.metrics.registry_errors.labels("register").inc()
             self._trouble(now_ms())
             previous = None
@@ -129,13 +143,14 @@ class Gateway:
             and previous.connection_id != connection.id
             and previous.gateway_id != self.gateway_id
         ):
-            await self.ctx.router.close_connection(
-                previous.gateway_id,
-                connection.user_id,
-                previous.connection_id,
+            kick = close_sockets(
                 KickedFrame(reason="logged_in_elsewhere"),
+                connection.user_id,
                 CloseCode.REPLACED,
+                connection_id=previous.connection_id,
+                gateway_id=previous.gateway_id,
             )
+            await self.ctx.publish([kick])
         self._spawn(presence.connection_opened(self.ctx, connection.user_id))
         log.info(
             "socket_authenticated",
@@ -152,10 +167,11 @@ class Gateway:
 
     async def _unregister(self, user_id: int, location: Location) -> None:
         try:
-            if await self.ctx.registry.unregister(user_id, location):
+            if await self.ctx.connections.unregister(user_id, location):
                 await presence.connection_closed(self.ctx, user_id)
-        except Exception:
-            log.exception("registry_unregister_failed", user=user_id)
+            self._redis.succeeded()
+        except Exception as exc:
+            self._redis.failed(exc, during="unregister")
             self.metrics.registry_errors.labels("unregister").inc()
             self._unregister_later.append((user_id, location))
 
@@ -171,17 +187,18 @@ class Gateway:
         task.add_done_callback(self._background.discard)
 
     def _trouble(self, at_ms: int) -> None:
-        """Pushes may be lost from ``at_ms`` on: recover (re-register, notices) later."""
+        """Pushes may be lost from ``at_ms`` on: recover (re-register, notices) soon."""
         self._trouble_again = True
         if self._trouble_since is None:
             self._trouble_since = at_ms
+        self._recover_now.set()
 
     async def drain(self, grace_s: float = 5.0) -> None:
         """Stop taking sockets, ask clients to reconnect elsewhere, flush what is queued."""
         self.draining = True
         # First stop sending new clients here, then hand what is queued to the sockets.
         with contextlib.suppress(Exception):
-            await self.ctx.registry.remove_gateway(self.gateway_id)
+            await self.ctx.directory.remove_gateway(self.gateway_id)
         await self._settle_queue()
         farewell = encode_server_frame(ReconnectFrame(reason="server_shutdown"))
         for connection in list(self.sockets):
@@ -225,7 +242,9 @@ class Gateway:
             with contextlib.suppress(Exception):
                 await self.queue.discard(self.gateway_id)
         with contextlib.suppress(Exception):
-            await self.ctx.registry.remove_gateway(self.gateway_id)
+            await self.ctx.directory.remove_gateway(self.gateway_id)
+        with contextlib.suppress(Exception):
+            await self.ctx.connections.drop_gateway(self.gateway_id)
 
     async def _consume(self) -> None:
         while True:
@@ -241,7 +260,7 @@ class Gateway:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                log.warning("queue_consume_failed", gateway_id=self.gateway_id, error=repr(exc))
+                self._redis.failed(exc, during="consume")
                 self.metrics.registry_errors.labels("consume").inc()
                 self._trouble(now_ms())
                 await asyncio.sleep(1)
@@ -264,8 +283,9 @@ class Gateway:
             self._refresh_now.clear()
             try:
                 await self.refresh_registry()
+                self._redis.succeeded()
             except Exception as exc:
-                log.warning("registry_refresh_failed", gateway_id=self.gateway_id, error=repr(exc))
+                self._redis.failed(exc, during="refresh")
                 self.metrics.registry_errors.labels("refresh").inc()
                 self._trouble(now_ms())
 
@@ -279,7 +299,7 @@ class Gateway:
             for c in self.hub.connections()
             if not c.closing
         ]
-        result = await self.ctx.registry.refresh(entries)
+        result = await self.ctx.connections.refresh(entries)
         if result.recreated:
             log.info("registry_entries_recreated", count=len(result.recreated))
             await presence.settle_presence(self.ctx, sorted(set(result.recreated)))
@@ -291,34 +311,58 @@ class Gateway:
                     connection.close(CloseCode.REPLACED, "logged in elsewhere", kicked)
 
     async def _report(self) -> None:
-        """Heartbeat to the registry: liveness, URL and load, for discovery and sweeping."""
+        """Heartbeat to the directory: liveness, URL and load, for discovery and sweeping.
+
+        Nothing else runs here: a slow recovery must never let the heartbeat lapse, or a
+        live gateway would be swept as dead."""
         interval = self.settings.redis.gateway_heartbeat_s
         first = True
         while True:
             info = GatewayInfo(self.gateway_id, self.public_url, self.hub.count())
             try:
                 if not self.draining:
-                    unknown = await self.ctx.registry.report_gateway(info)
+                    unknown = await asyncio.wait_for(
+                        self.ctx.directory.report_gateway(info), interval * 2
+                    )
                     if unknown and not first:
                         # Redis forgot us (flushed, restarted, or we were swept as dead).
                         log.warning("registry_lost_this_gateway", gateway_id=self.gateway_id)
                         self.metrics.registry_resyncs.inc()
                         self._trouble(now_ms() - int(interval * 1000))
                     first = False
-                    length = await self.queue.length(self.gateway_id)
+                    length = await asyncio.wait_for(
+                        self.queue.length(self.gateway_id), interval * 2
+                    )
                     self.metrics.queue_length.set(length)
-                if self._trouble_since is not None:
-                    since, self._trouble_again = self._trouble_since, False
-                    await self.refresh_registry()
-                    await self._send_resync_notices(since - RESYNC_SLACK_MS)
-                    if not self._trouble_again:
-                        # Keep the earliest start until a round completes untroubled.
-                        self._trouble_since = None
+                self._redis.succeeded()
             except Exception as exc:
-                log.warning("gateway_report_failed", gateway_id=self.gateway_id, error=repr(exc))
+                self._redis.failed(exc, during="report")
                 self.metrics.registry_errors.labels("report").inc()
                 self._trouble(now_ms() - int(interval * 1000))
             await asyncio.sleep(interval)
+
+    async def _recover(self) -> None:
+        """After trouble: re-register every socket, then tell them what moved meanwhile.
+        Rounds repeat while trouble was seen during one, keeping the earliest start."""
+        while True:
+            await self._recover_now.wait()
+            self._recover_now.clear()
+            if self._trouble_since is None:
+                continue
+            since, self._trouble_again = self._trouble_since, False
+            try:
+                await self.refresh_registry()
+                await self._send_resync_notices(since - RESYNC_SLACK_MS)
+                self._redis.succeeded()
+            except Exception as exc:
+                self._redis.failed(exc, during="recover")
+                self._trouble_again = True
+            if self._trouble_again:
+                # Not yet through: try again shortly (the next trouble also wakes us).
+                await asyncio.sleep(self.settings.redis.gateway_heartbeat_s)
+                self._recover_now.set()
+            else:
+                self._trouble_since = None
 
     async def _send_resync_notices(self, since_ms: int) -> None:
         """Pushes may have been lost: tell local sockets which conversations moved on."""

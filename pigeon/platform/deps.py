@@ -34,6 +34,12 @@ async def get_user_id(claims: Annotated[AccessClaims, Depends(get_claims)]) -> i
     return claims.user_id
 
 
+async def get_device(claims: Annotated[AccessClaims, Depends(get_claims)]) -> str:
+    """The device kind the caller's session was opened for (web, desktop, mobile)."""
+    return claims.device
+
+
 Ctx = Annotated[Context, Depends(get_context)]
 Claims = Annotated[AccessClaims, Depends(get_claims)]
 UserId = Annotated[int, Depends(get_user_id)]
+Device = Annotated[str, Depends(get_device)]

@@ -204,3 +204,14 @@ async def sender_at(conn: AsyncConnection, conversation_id: int, seq: int) -> Ro
         messages.c.conversation_id == conversation_id, messages.c.seq == seq
     )
     return (await conn.execute(query)).mappings().first()
+
+
+async def read_seqs(
+    conn: AsyncConnection, conversation_id: int, user_ids: list[int]
+) -> dict[int, int]:
+    """Members' read markers (a hot group's read stubs are rebuilt from them)."""
+    query = select(conversation_members.c.user_id, conversation_members.c.read_seq).where(
+        conversation_members.c.conversation_id == conversation_id,
+        conversation_members.c.user_id.in_(user_ids),
+    )
+    return {int(uid): int(seq) for uid, seq in (await conn.execute(query)).all()}

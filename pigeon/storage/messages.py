@@ -10,6 +10,7 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from pigeon.common.models import Message
+from pigeon.storage.handoffs import insert_handoff
 from pigeon.storage.schema import messages
 
 
@@ -65,6 +66,7 @@ async def insert_message(
     mention_all: bool,
     now: int,
 ) -> int:
+    """Store a message and its hand-off row (it is not fanned out yet); its id."""
     row = {
         "conversation_id": conversation_id,
         "seq": seq,
@@ -76,7 +78,9 @@ async def insert_message(
         "mention_all": mention_all,
         "created_at": now,
     }
-    return int((await conn.execute(_INSERT, row)).scalar_one())
+    message_id = int((await conn.execute(_INSERT, row)).scalar_one())
+    await insert_handoff(conn, message_id, now)
+    return message_id
 
 
 async def mark_recalled(conn: AsyncConnection, message_id: int, now: int) -> None:

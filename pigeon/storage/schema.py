@@ -229,3 +229,19 @@ service_deliveries = Table(
     Column("created_at", BigInteger, nullable=False),
     Index("ix_service_deliveries_message", "message_id"),
 )
+
+# --- delivery: what was committed and not yet fanned out -------------------------------
+
+# One row per stored message from its commit until its fan-out finished (the message was
+# handed to every gateway queue it needed). ``handed_at`` is when it was last handed on
+# (its commit, or a retry). A row still here ``worker.handoff_grace_s`` later means the
+# hand-off was lost (the process that stored it died, or Redis lost the fan-out stream):
+# the ``handoff`` worker publishes the message again.
+message_handoffs = Table(
+    "message_handoffs",
+    metadata,
+    Column("message_id", BigInteger, primary_key=True),
+    Column("handed_at", BigInteger, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Index("ix_message_handoffs_handed_at", "handed_at"),
+)

@@ -5,8 +5,9 @@ the conversation's kind, a dissolved group, the private peer, a block, a friends
 the id of a message already stored under the same client message id (a retried send).
 
 On PostgreSQL the write is one statement too (data-modifying CTEs): take the next seq
-under the guards, insert the message, move the sender's read marker. Being one statement
-it is atomic on its own and runs without BEGIN/COMMIT round trips.
+under the guards, insert the message and its hand-off row, move the sender's read
+marker. Being one statement it is atomic on its own and runs without BEGIN/COMMIT round
+trips.
 
 Statements are built once: building and keying a statement costs more than running it.
 """
@@ -39,6 +40,7 @@ from pigeon.storage.schema import (
     conversations,
     friendships,
     groups,
+    message_handoffs,
     messages,
     users,
 )
@@ -153,7 +155,19 @@ def _one_statement_send(*, peer: bool, friendship: bool, open_group: bool) -> An
         .values(read_seq=inserted.c.seq)
         .cte("marker")
     )
-    return select(inserted.c.id, inserted.c.seq).add_cte(marker)
+    handoff = (
+        message_handoffs.insert()
+        .from_select(
+            ["message_id", "handed_at", "created_at"],
+            select(
+                inserted.c.id,
+                bindparam("now", type_=BigInteger),
+                bindparam("now", type_=BigInteger),
+            ),
+        )
+        .cte("handoff")
+    )
+    return select(inserted.c.id, inserted.c.seq).add_cte(marker).add_cte(handoff)
 
 
 async def store_in_one_statement(

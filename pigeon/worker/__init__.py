@@ -2,6 +2,9 @@
 embedded).
 
     base.py      the Worker base class and the registry of worker kinds (``WORKERS``)
+    fanout.py    ``fanout``: delivers what is addressed to whole groups (the seed's timeline
+                 service): members paged, online ones located, hot groups by read stub
+    handoff.py   ``handoff``: publishes again stored messages whose fan-out never finished
     presence.py  ``presence``: settles users whose presence marks are due, tells friends
     janitor.py   ``janitor``: sweeps dead gateways (registry entries, queue) and marks
                  their users for presence

@@ -16,6 +16,8 @@ log = structlog.get_logger(__name__)
 
 def load() -> dict[str, type[Worker]]:
     """Every worker kind (importing the modules registers them)."""
+    import pigeon.worker.fanout
+    import pigeon.worker.handoff
     import pigeon.worker.janitor
     import pigeon.worker.presence  # noqa: F401
 

@@ -11,11 +11,15 @@ import pytest
 import redis.asyncio as aioredis
 
 from pigeon.bus.delivery import Delivery, Location
+from pigeon.bus.redis_connections import RedisConnections
+from pigeon.bus.redis_gateways import RedisGatewayDirectory
+from pigeon.bus.redis_notices import RedisNoticeBook
+from pigeon.bus.redis_presence import RedisPresenceBook
 from pigeon.bus.redis_queue import RedisQueue
-from pigeon.bus.redis_registry import RedisRegistry
 from pigeon.bus.registry import GatewayInfo
 from pigeon.common.settings import RedisSettings
 from tests.cluster.harness import REDIS_URL, delete_redis_prefix, require_services
+from tests.notice_scenarios import SCENARIOS, Scenario
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.cluster]
 
@@ -99,100 +103,108 @@ async def test_queues_are_trimmed_and_expire(
 async def test_register_replace_and_unregister_only_if_owned(
     settings: RedisSettings, client: aioredis.Redis
 ) -> None:
-    registry = RedisRegistry(client, settings)
+    connections = RedisConnections(client, settings)
     web1 = Location("gw1", "web", "c1")
     web2 = Location("gw2", "web", "c2")
     phone = Location("gw3", "mobile", "c3")
-    assert await registry.register(7, web1) is None
-    assert await registry.register(7, phone) is None
-    assert await registry.register(7, web2) == web1
-    assert not await registry.unregister(7, web1)  # replaced: no longer its entry
-    assert await registry.locate([7, 8]) == {"gw2": [7], "gw3": [7]}
-    assert await registry.devices([7, 8]) == {7: ["mobile", "web"]}
-    assert await registry.unregister(7, web2)
-    assert await registry.devices([7]) == {7: ["mobile"]}
+    assert await connections.register(7, web1) is None
+    assert await connections.register(7, phone) is None
+    assert await connections.register(7, web2) == web1
+    assert not await connections.unregister(7, web1)  # replaced: no longer its entry
+    assert await connections.locate([7, 8]) == {"gw2": [7], "gw3": [7]}
+    assert await connections.devices([7, 8]) == {7: ["mobile", "web"]}
+    assert await connections.unregister(7, web2)
+    assert await connections.devices([7]) == {7: ["mobile"]}
 
 
 async def test_refresh_recreates_lost_entries_and_reports_replaced_ones(
     settings: RedisSettings, client: aioredis.Redis
 ) -> None:
-    registry = RedisRegistry(client, settings)
+    connections = RedisConnections(client, settings)
     mine = Location("gw1", "web", "c1")
-    await registry.register(1, mine)
-    await registry.register(2, Location("gw1", "web", "c2"))
-    await registry.register(2, Location("gw2", "web", "c9"))  # user 2 logged in elsewhere
+    await connections.register(1, mine)
+    await connections.register(2, Location("gw1", "web", "c2"))
+    await connections.register(2, Location("gw2", "web", "c9"))  # user 2 logged in elsewhere
     await client.delete(f"{settings.key_prefix}:conn:{{1}}")  # as if Redis lost it
-    result = await registry.refresh([(1, mine), (2, Location("gw1", "web", "c2"))])
+    result = await connections.refresh([(1, mine), (2, Location("gw1", "web", "c2"))])
     assert result.recreated == [1]
     assert result.superseded == [(2, Location("gw1", "web", "c2"))]
-    assert await registry.locate([1, 2]) == {"gw1": [1], "gw2": [2]}
+    assert await connections.locate([1, 2]) == {"gw1": [1], "gw2": [2]}
 
 
 async def test_presence_settles_once_per_change(
     settings: RedisSettings, client: aioredis.Redis
 ) -> None:
-    registry = RedisRegistry(client, settings)
+    connections = RedisConnections(client, settings)
+    presence = RedisPresenceBook(client, settings)
     web = Location("gw1", "web", "c1")
-    await registry.register(5, web)
-    assert await registry.settle_presence(5) == ["web"]
-    assert await registry.settle_presence(5) is None  # a second settler sees no change
-    await registry.unregister(5, web)
-    await registry.mark_presence_dirty([5], 0.2)
-    assert await registry.claim_presence_dirty(10, 30) == []  # not due yet
+    await connections.register(5, web)
+    assert await presence.settle(5) == ["web"]
+    assert await presence.settle(5) is None  # a second settler sees no change
+    await connections.unregister(5, web)
+    await presence.mark_dirty([5], 0.2)
+    assert await presence.claim_dirty(10, 30) == []  # not due yet
     await asyncio.sleep(0.25)
-    assert await registry.claim_presence_dirty(10, 30) == [5]
-    assert await registry.claim_presence_dirty(10, 30) == []  # leased to the first claimer
-    await registry.mark_presence_dirty([5], 0.0)  # changed again while being settled
-    assert await registry.settle_presence(5) == []
-    await registry.release_presence_dirty([5])
-    assert await registry.claim_presence_dirty(10, 30) == [5]  # the new mark survived
+    assert await presence.claim_dirty(10, 30) == [5]
+    assert await presence.claim_dirty(10, 30) == []  # leased to the first claimer
+    await presence.mark_dirty([5], 0.0)  # changed again while being settled
+    assert await presence.settle(5) == []
+    await presence.release_dirty([5])
+    assert await presence.claim_dirty(10, 30) == [5]  # the new mark survived
 
 
 async def test_dead_gateways_are_swept_and_live_ones_are_not(
     settings: RedisSettings, client: aioredis.Redis
 ) -> None:
-    registry = RedisRegistry(client, settings)
+    connections = RedisConnections(client, settings)
+    directory = RedisGatewayDirectory(client, settings)
     queue = RedisQueue(client, settings)
-    await registry.report_gateway(GatewayInfo("gw1", "ws://a/ws", 1))
-    await registry.report_gateway(GatewayInfo("gw2", "ws://b/ws", 1))
-    await registry.register(1, Location("gw1", "web", "c1"))
-    await registry.register(1, Location("gw2", "mobile", "c2"))
-    await registry.register(2, Location("gw2", "web", "c3"))
+    await directory.report_gateway(GatewayInfo("gw1", "ws://a/ws", 1))
+    await directory.report_gateway(GatewayInfo("gw2", "ws://b/ws", 1))
+    await connections.register(1, Location("gw1", "web", "c1"))
+    await connections.register(1, Location("gw2", "mobile", "c2"))
+    await connections.register(2, Location("gw2", "web", "c3"))
     await queue.push("gw2", delivery(1))
     await asyncio.sleep(1.1)
-    await registry.report_gateway(GatewayInfo("gw1", "ws://a/ws", 1))
-    assert await registry.dead_gateways() == ["gw2"]
-    assert [g.gateway_id for g in await registry.live_gateways()] == ["gw1"]
-    assert await registry.sweep_gateway("gw1") is None  # alive: never swept
-    assert sorted(await registry.sweep_gateway("gw2") or []) == [1, 2]
-    assert await registry.devices([1, 2]) == {1: ["web"]}
+    await directory.report_gateway(GatewayInfo("gw1", "ws://a/ws", 1))
+    assert await directory.dead_gateways() == ["gw2"]
+    assert [g.gateway_id for g in await directory.live_gateways()] == ["gw1"]
+    assert not await directory.lock_sweep("gw1")  # alive: never swept
+    assert await directory.lock_sweep("gw2")
+    assert not await directory.lock_sweep("gw2")  # one sweeper at a time
+    assert sorted(await connections.drop_gateway("gw2")) == [1, 2]
+    await queue.discard("gw2")
+    await directory.forget("gw2")
+    await directory.unlock_sweep("gw2")
+    assert await connections.devices([1, 2]) == {1: ["web"]}
     assert await queue.length("gw2") == 0
-    assert await registry.dead_gateways() == []
-    # Back under the same id: the registry says it did not know it, so it re-registers.
-    assert await registry.report_gateway(GatewayInfo("gw2", "ws://b/ws", 0))
+    assert await directory.dead_gateways() == []
+    # Back under the same id: the directory says it did not know it, so it re-registers.
+    assert await directory.report_gateway(GatewayInfo("gw2", "ws://b/ws", 0))
 
 
 async def test_one_presence_settler_per_user_at_a_time(
     settings: RedisSettings, client: aioredis.Redis
 ) -> None:
-    registry = RedisRegistry(client, settings)
-    assert await registry.lock_presence(9, 5)
-    assert not await registry.lock_presence(9, 5)
-    assert await registry.lock_presence(10, 5)  # other users are independent
-    await registry.unlock_presence(9)
-    assert await registry.lock_presence(9, 0.2)
+    presence = RedisPresenceBook(client, settings)
+    assert await presence.lock(9, 5)
+    assert not await presence.lock(9, 5)
+    assert await presence.lock(10, 5)  # other users are independent
+    await presence.unlock(9)
+    assert await presence.lock(9, 0.2)
     await asyncio.sleep(0.3)  # a holder that died: the lock expires
-    assert await registry.lock_presence(9, 5)
+    assert await presence.lock(9, 5)
 
 
-async def test_hot_group_notices_are_claimed_once_until_cleared(
-    settings: RedisSettings, client: aioredis.Redis
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda s: s.__name__)
+async def test_notice_book_on_redis_follows_the_rules(
+    settings: RedisSettings, client: aioredis.Redis, scenario: Scenario
 ) -> None:
-    registry = RedisRegistry(client, settings)
-    assert await registry.claim_notices(40, [1, 2, 3]) == [1, 2, 3]
-    assert await registry.claim_notices(40, [2, 3, 4]) == [4]
-    assert await registry.claim_notices(41, [2]) == [2]  # per conversation
-    await registry.clear_notice(40, 2)
-    assert await registry.claim_notices(40, [1, 2]) == [2]
-    assert await registry.claim_notices(40, []) == []
-    assert 0 < await client.pttl(f"{settings.key_prefix}:hot:{{40}}") <= 24 * 3600 * 1000
+    """The Lua scripts against the same scenarios as the in-process book."""
+    await scenario(RedisNoticeBook(client, settings))
+
+
+async def test_notice_book_keys_expire(settings: RedisSettings, client: aioredis.Redis) -> None:
+    book = RedisNoticeBook(client, settings)
+    await book.seed(40, {(1, "web"): 0})
+    assert 0 < await client.pttl(f"{settings.key_prefix}:stubs:{{40}}") <= 7 * 24 * 3600 * 1000

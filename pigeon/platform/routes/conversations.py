@@ -8,7 +8,7 @@ from fastapi import APIRouter, Path, Query, Response, status
 
 from pigeon.actions import conversations, messages
 from pigeon.common.models import Ack, Conversation
-from pigeon.platform.deps import Ctx, UserId
+from pigeon.platform.deps import Ctx, Device, UserId
 from pigeon.platform.schemas import (
     ConversationsOut,
     MessagesOut,
@@ -24,9 +24,10 @@ SeqQuery = Annotated[int | None, Query(ge=0, lt=2**62)]
 
 
 @router.get("/conversations")
-async def list_conversations(ctx: Ctx, user_id: UserId) -> ConversationsOut:
+async def list_conversations(ctx: Ctx, user_id: UserId, device: Device) -> ConversationsOut:
     """Every conversation of the caller, most recent activity first, with unread counts."""
-    return ConversationsOut(conversations=await conversations.list_conversations(ctx, user_id))
+    found = await conversations.list_conversations(ctx, user_id, device=device)
+    return ConversationsOut(conversations=found)
 
 
 @router.post("/conversations/private")
@@ -36,9 +37,9 @@ async def open_private(body: OpenPrivateBody, ctx: Ctx, user_id: UserId) -> Conv
 
 @router.get("/conversations/{conversation_id}")
 async def get_conversation(
-    conversation_id: ConversationId, ctx: Ctx, user_id: UserId
+    conversation_id: ConversationId, ctx: Ctx, user_id: UserId, device: Device
 ) -> Conversation:
-    return await conversations.get_conversation(ctx, user_id, conversation_id)
+    return await conversations.get_conversation(ctx, user_id, conversation_id, device=device)
 
 
 @router.get("/conversations/{conversation_id}/messages")
@@ -46,13 +47,14 @@ async def history(
     conversation_id: ConversationId,
     ctx: Ctx,
     user_id: UserId,
+    device: Device,
     after: SeqQuery = None,
     before: SeqQuery = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> MessagesOut:
     """A page by seq: ``after`` for catching up, ``before`` for scrolling back, else newest."""
     page = await messages.fetch_messages(
-        ctx, user_id, conversation_id, after=after, before=before, limit=limit
+        ctx, user_id, conversation_id, after=after, before=before, limit=limit, device=device
     )
     return MessagesOut(
         conversation_id=page.conversation_id, messages=page.messages, has_more=page.has_more
@@ -87,9 +89,9 @@ async def send_private(body: SendPrivateBody, ctx: Ctx, user_id: UserId) -> Ack:
 
 @router.post("/conversations/{conversation_id}/read", status_code=status.HTTP_204_NO_CONTENT)
 async def mark_read(
-    conversation_id: ConversationId, body: ReadBody, ctx: Ctx, user_id: UserId
+    conversation_id: ConversationId, body: ReadBody, ctx: Ctx, user_id: UserId, device: Device
 ) -> Response:
-    await messages.mark_read(ctx, user_id, conversation_id, body.seq)
+    await messages.mark_read(ctx, user_id, conversation_id, body.seq, device=device)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

@@ -37,7 +37,7 @@ def pick_gateway(live: list[GatewayInfo]) -> GatewayInfo:
 @router.get("/gateway")
 async def find_gateway(ctx: Ctx, request: Request) -> GatewayOut:
     """The WebSocket URL of a live gateway, spreading clients over the live ones."""
-    live = await ctx.registry.live_gateways()
+    live = await ctx.directory.live_gateways()
     if not live:
         raise Unavailable("no gateway is available, try again shortly")
     chosen = pick_gateway(live)

@@ -35,6 +35,11 @@ class UpdateGroupBody(_Body):
     name: Annotated[str, Field(min_length=1, max_length=groups.MAX_NAME_CHARS)] | None = None
     notice: Annotated[str, Field(max_length=groups.MAX_NOTICE_CHARS)] | None = None
     avatar_url: Annotated[str, Field(max_length=groups.MAX_AVATAR_CHARS)] | None = None
+    hot: bool | None = Field(
+        default=None,
+        description="push + pull for this group whatever its size (members get notices "
+        "and pull); groups of at least the hot-group threshold are hot anyway",
+    )
 
 
 class InviteBody(_Body):
@@ -79,9 +84,16 @@ async def get_group(group_id: GroupId, ctx: Ctx, user_id: UserId) -> Group:
 async def update_group(
     group_id: GroupId, body: UpdateGroupBody, ctx: Ctx, user_id: UserId
 ) -> Group:
-    """Owner or admins: change the name, notice or avatar (one tip per changed field)."""
+    """Owner or admins: change the name, notice or avatar (one tip per changed field), or
+    mark the group hot (``hot_changed`` event, no tip)."""
     return await groups.update_group(
-        ctx, user_id, group_id, name=body.name, notice=body.notice, avatar_url=body.avatar_url
+        ctx,
+        user_id,
+        group_id,
+        name=body.name,
+        notice=body.notice,
+        avatar_url=body.avatar_url,
+        hot=body.hot,
     )
 
 

@@ -1,0 +1,111 @@
+"""The fan-out queue as one Redis Stream with a consumer group of workers.
+
+``P:fanout`` holds one entry per publication. Workers read with ``XREADGROUP`` and
+acknowledge (``XACK`` + ``XDEL``) a batch once it was handed to the gateway queues; every
+``CLAIM_EVERY_S`` a worker also claims (``XAUTOCLAIM``) entries another consumer took more
+than ``redis.fanout_claim_idle_s`` ago and never acknowledged (it died or was stopped).
+The stream or its group gone (Redis restarted empty): the group is made again, and the
+database's hand-off rows bring back what was lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import structlog
+from redis.exceptions import ResponseError
+
+from pigeon.bus.publication import Publication, decode_publication, encode_publication
+from pigeon.common.settings import RedisSettings
+
+log = structlog.get_logger(__name__)
+
+GROUP = "fanout"
+BLOCK_MS = 500
+CLAIM_EVERY_S = 1.0
+
+
+class RedisFanoutQueue:
+    """:class:`pigeon.bus.fanout_queue.FanoutQueue` on a Redis Stream."""
+
+    def __init__(self, client: Any, settings: RedisSettings) -> None:
+        self.client = client
+        self.settings = settings
+        self.key = f"{settings.key_prefix}:fanout"
+        self.claim_idle_ms = int(settings.fanout_claim_idle_s * 1000)
+
+    async def push(self, publications: list[Publication]) -> None:
+        if not publications:
+            return
+        async with self.client.pipeline(transaction=False) as pipe:
+            for publication in publications:
+                pipe.xadd(
+                    self.key,
+                    {"p": encode_publication(publication)},
+                    maxlen=self.settings.fanout_maxlen,
+                    approximate=True,
+                )
+            await pipe.execute()
+
+    async def backlog(self) -> int:
+        return int(await self.client.xlen(self.key))
+
+    async def _ensure_group(self) -> None:
+        try:
+            await self.client.xgroup_create(self.key, GROUP, id="0", mkstream=True)
+        except ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+
+    async def _claim(self, consumer: str) -> list[tuple[Any, Any]]:
+        reply = await self.client.xautoclaim(
+            self.key, GROUP, consumer, self.claim_idle_ms, "0-0", count=200
+        )
+        return [(entry_id, fields) for entry_id, fields in reply[1] if fields]
+
+    async def _read(self, consumer: str) -> list[tuple[Any, Any]]:
+        try:
+            reply = await self.client.xreadgroup(
+                GROUP, consumer, {self.key: ">"}, count=self.settings.queue_batch, block=BLOCK_MS
+            )
+        except ResponseError as exc:
+            # NOGROUP, or the key vanished under a blocked read: Redis lost its data.
+            log.warning("fanout_group_lost", error=str(exc))
+            await asyncio.sleep(0.1)
+            await self._ensure_group()
+            return []
+        return list(reply[0][1]) if reply else []
+
+    async def consume(self, consumer: str) -> AsyncIterator[list[Publication]]:
+        await self._ensure_group()
+        next_claim = 0.0
+        while True:
+            entries: list[tuple[Any, Any]] = []
+            if time.monotonic() >= next_claim:
+                next_claim = time.monotonic() + CLAIM_EVERY_S
+                entries = await self._claim(consumer)
+                if entries:
+                    log.info("fanout_claimed_abandoned", entries=len(entries))
+            if not entries:
+                entries = await self._read(consumer)
+            if not entries:
+                continue
+            batch: list[Publication] = []
+            for _entry_id, fields in entries:
+                data = fields.get(b"p") or fields.get("p")
+                if data is None:
+                    continue
+                try:
+                    batch.append(decode_publication(data))
+                except Exception:
+                    log.exception("fanout_entry_undecodable")
+            if batch:
+                yield batch
+            ids = [entry_id for entry_id, _ in entries]
+            async with self.client.pipeline(transaction=False) as pipe:
+                pipe.xack(self.key, GROUP, *ids)
+                pipe.xdel(self.key, *ids)
+                await pipe.execute()
