@@ -153,6 +153,8 @@ describe("SyncEngine", () => {
     expect(sink.resets).toEqual([1]);
     expect(sink.seqs(1)[0]).toBe(4951);
     expect(sink.seqs(1).at(-1)).toBe(5000);
+    // and pulls after the newest page, so the server sees a pull to the end
+    expect(h.calls).toEqual(["latest:1", "after:1:5000"]);
   });
 
   it("keeps going after a failed pull (the next push retries the gap)", async () => {

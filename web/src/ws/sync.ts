@@ -134,7 +134,10 @@ export class SyncEngine {
     if (Number.isFinite(upTo) && upTo - local > this.maxGap) {
       const page = await this.source.latestMessages(cid, 50);
       this.sink.resetWindow(cid, page);
-      return;
+      // The newest page is not a pull to the end: pull after it too, for messages sent meanwhile
+      // and so that the server learns this client caught up (a hot group notifies it again).
+      local = this.sink.localSeq(cid);
+      if (local === null) return;
     }
     for (let guard = 0; guard < 10_000; guard++) {
       const page = await this.source.messagesAfter(cid, local, this.pageSize);
