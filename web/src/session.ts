@@ -163,12 +163,10 @@ export function startSession() {
       case "presence":
         presence.set(f.user_id, f.online, f.devices ?? []);
         break;
-      case "notice": {
-        const c = convs.byId[f.conversation_id];
-        if (msgs.isLoaded(f.conversation_id)) void sync.pull(f.conversation_id, f.last_seq);
-        else if (!c || f.last_seq > c.last_seq) void convs.fetchOne(f.conversation_id).catch(() => undefined);
+      case "notice":
+        // Always answered, even when it looks current: see SyncEngine.notice.
+        void sync.notice(f.conversation_id, f.last_seq).catch(() => undefined);
         break;
-      }
       case "error":
         if (!f.ref) ui.toast(f.message || f.code);
         break;

@@ -80,6 +80,11 @@ export class FakeHistory {
     this.calls.push("conversations");
     return { conversations: this.convs };
   }
+  /** The listed conversation, or one built from the history (its last seq is the newest message). */
+  async conversation(cid: number) {
+    this.calls.push(`conversation:${cid}`);
+    return this.convs.find((c) => c.id === cid) ?? conv(cid, this.data.get(cid)?.length ?? 0);
+  }
   async messagesAfter(cid: number, after: number, limit: number) {
     this.calls.push(`after:${cid}:${after}`);
     const all = (this.data.get(cid) ?? []).filter((m) => m.seq > after);

@@ -26,7 +26,6 @@ class FakeApi extends FakeHistory {
     return { message_id: last.id, conversation_id: cid, seq: last.seq, ts: last.ts, client_msg_id: m.client_msg_id };
   }
   async markRead(cid: number, seq: number) { this.reads.push([cid, seq]); }
-  async conversation(cid: number) { return this.convs.find((c) => c.id === cid)!; }
   async readers() { return { read_count: 2, readers: [2, 3] }; }
 }
 
@@ -109,6 +108,45 @@ describe("messages store", () => {
     await flush();
     await flush();
     expect(msgs.win(5)!.items.map((m) => m.seq)).toEqual([1, 2, 3, 4, 5, 6]);
+  });
+
+  it("in a group, pulls after the local seq when the ack's seq does not follow it, and not when it does", async () => {
+    const { api, ws, msgs, convs } = setup(true);
+    api.add(5, 3);
+    convs.setAll([conv(5, 3, { kind: "group", peer: null })]);
+    await msgs.open(5);
+    const sock = await goOnline(ws);
+    api.calls = [];
+    // seq 4 is ours and directly follows: no pull
+    const first = msgs.sendText(5, "next");
+    api.add(5, 1, ME);
+    sock.push({ type: "ack", ref: sock.sentOf("send")[0].ref, message_id: 50004, conversation_id: 5, seq: 4, ts: 4, client_msg_id: first.client_msg_id });
+    await flush();
+    expect(api.calls).toEqual([]);
+    // 5..7 were sent by others in a hot group (no push); ours gets seq 8: gap fill after 4
+    api.add(5, 3);
+    const second = msgs.sendText(5, "after a gap");
+    api.add(5, 1, ME);
+    sock.push({ type: "ack", ref: sock.sentOf("send")[1].ref, message_id: 50008, conversation_id: 5, seq: 8, ts: 8, client_msg_id: second.client_msg_id });
+    await flush();
+    await flush();
+    expect(api.calls).toEqual(["after:5:4"]);
+    expect(msgs.win(5)!.items.map((m) => m.seq)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+    expect(msgs.outbox[5]).toEqual([]);
+  });
+
+  it("answers a notice for a group that is not open by fetching it, even when its summary looks current", async () => {
+    const { api, sync, convs } = setup(false);
+    api.add(7, 4);
+    api.convs = [conv(7, 4, { kind: "group", peer: null, unread: 4 })];
+    convs.setAll(api.convs);
+    await sync.notice(7, 4);
+    expect(api.calls).toEqual(["conversation:7"]);
+    api.add(7, 2);
+    api.convs = [conv(7, 6, { kind: "group", peer: null, unread: 6 })];
+    await sync.notice(7, 6);
+    expect(api.calls).toEqual(["conversation:7", "conversation:7"]);
+    expect(convs.byId[7]).toMatchObject({ last_seq: 6, unread: 6 });
   });
 
   it("marks a message failed when the send fails, and retry re-sends the SAME client_msg_id", async () => {

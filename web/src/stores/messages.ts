@@ -179,6 +179,9 @@ export const useMessagesStore = defineStore("messages", () => {
     setConversations(list) {
       useConversationsStore().setAll(list);
     },
+    putConversation(c) {
+      useConversationsStore().put(c);
+    },
     resetWindow(cid, page) {
       setPage(cid, page);
     },

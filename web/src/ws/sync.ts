@@ -5,6 +5,7 @@ export interface SyncSource {
   conversations(): Promise<{ conversations: Conversation[] }>;
   messagesAfter(conversationId: number, after: number, limit: number): Promise<MessagePage>;
   latestMessages(conversationId: number, limit: number): Promise<MessagePage>;
+  conversation(conversationId: number): Promise<Conversation>;
 }
 
 /** Where the sync engine writes to. The Pinia stores satisfy it. */
@@ -20,6 +21,8 @@ export interface SyncSink {
   applySummary(message: Message): void;
   /** Replace the conversation list with the server's. */
   setConversations(list: Conversation[]): void;
+  /** One conversation as the server has it now (its summary: last message, unread). */
+  putConversation(conversation: Conversation): void;
   /** The gap was too large to fill: drop the loaded window and start again from the newest page. */
   resetWindow(conversationId: number, page: MessagePage): void;
 }
@@ -34,10 +37,13 @@ export interface SyncOptions {
  * Pigeon's client sync algorithm: after `hello`, list the conversations and page `after=local`
  * for every loaded conversation that is behind; on a pushed message with seq > local + 1, pull
  * the gap first. Work on one conversation is serialised, so pulls and pushes never interleave and
- * messages always arrive in seq order, each once.
+ * messages always arrive in seq order, each once. A `notice` (hot groups) is always answered by a
+ * pull or a fetch of the conversation, and notices that arrive meanwhile by one more.
  */
 export class SyncEngine {
   private chains = new Map<number, Promise<void>>();
+  /** Conversations whose notice is being answered; `again` when another notice came meanwhile. */
+  private noticed = new Map<number, { again: boolean; upTo: number; done: Promise<void> }>();
   private readonly pageSize: number;
   private readonly maxGap: number;
 
@@ -81,13 +87,57 @@ export class SyncEngine {
     return this.serial(cid, () => this.fill(cid, upTo));
   }
 
+  /**
+   * A `notice`: catch up with the conversation, ALWAYS, even when `lastSeq` is not ahead of what
+   * is held. The server sends no other notice for it until this client has pulled to the end (or
+   * fetched the conversation), so a notice left unanswered silences the conversation for good.
+   * A notice that arrives while one is being answered is not dropped: it asks for one more catch-up
+   * after the running one, however many arrive meanwhile.
+   */
+  notice(cid: number, lastSeq: number): Promise<void> {
+    const busy = this.noticed.get(cid);
+    if (busy) {
+      busy.again = true;
+      busy.upTo = Math.max(busy.upTo, lastSeq);
+      return busy.done;
+    }
+    const state = { again: false, upTo: lastSeq, done: Promise.resolve() };
+    this.noticed.set(cid, state);
+    state.done = this.answerNotices(cid, state);
+    return state.done;
+  }
+
+  private async answerNotices(cid: number, state: { again: boolean; upTo: number }): Promise<void> {
+    try {
+      do {
+        state.again = false;
+        try {
+          await this.serial(cid, () => this.catchUp(cid, state.upTo));
+        } catch (e) {
+          if (!state.again) throw e; // a later notice is queued: its catch-up is the retry
+        }
+      } while (state.again);
+    } finally {
+      this.noticed.delete(cid);
+    }
+  }
+
+  /** Pull a loaded conversation to its end; for one that is not loaded, fetch its summary. */
+  private async catchUp(cid: number, upTo: number): Promise<void> {
+    if (this.sink.localSeq(cid) !== null) return this.fill(cid, upTo);
+    this.sink.putConversation(await this.source.conversation(cid));
+  }
+
   private async fill(cid: number, upTo: number): Promise<void> {
     let local = this.sink.localSeq(cid);
     if (local === null) return;
     if (Number.isFinite(upTo) && upTo - local > this.maxGap) {
       const page = await this.source.latestMessages(cid, 50);
       this.sink.resetWindow(cid, page);
-      return;
+      // The newest page is not a pull to the end: pull after it too, for messages sent meanwhile
+      // and so that the server learns this client caught up (a hot group notifies it again).
+      local = this.sink.localSeq(cid);
+      if (local === null) return;
     }
     for (let guard = 0; guard < 10_000; guard++) {
       const page = await this.source.messagesAfter(cid, local, this.pageSize);
