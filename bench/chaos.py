@@ -366,9 +366,10 @@ GIVE_UP_S = 60.0
 async def _send_ws(
     client: PigeonClient, conversation: int, cmid: str, rec: Recorder
 ) -> dict[str, Any] | None:
-    """The SDK retries with the same client_msg_id; so do we, until acked or GIVE_UP_S."""
+    """The SDK retries with the same client_msg_id; so do we, until acked or GIVE_UP_S
+    (a kicked client never reconnects: its sends are abandoned at once)."""
     started = time.monotonic()
-    while time.monotonic() - started < GIVE_UP_S:
+    while time.monotonic() - started < GIVE_UP_S and not client.kicked:
         try:
             return await client.send_text(
                 f"chaos {cmid}", conversation_id=conversation, client_msg_id=cmid
