@@ -15,6 +15,8 @@ from typing import Any
 
 from bench import frames
 from bench.accounts import SetupError, User, befriend, discover_gateways, register_users
+from bench.chaos import add_chaos_args
+from bench.chaos import main as chaos_main
 from bench.cluster import ClusterOptions, cluster_available, start_cluster
 from bench.loadgen import NOFILE_LIMIT, ConnSpec, PairSpec
 from bench.relay import IMPLEMENTATIONS
@@ -37,8 +39,8 @@ def source_addr(conn_index: int, total_conns: int) -> str | None:
 class Scratch:
     """A temporary folder for data and logs, kept (and named) when something failed."""
 
-    def __init__(self) -> None:
-        self.path = Path(tempfile.mkdtemp(prefix="pigeon-bench-"))
+    def __init__(self, prefix: str = "pigeon-bench-") -> None:
+        self.path = Path(tempfile.mkdtemp(prefix=prefix))
         self.keep = False
 
     def close(self) -> None:
@@ -369,7 +371,8 @@ def _key_value(item: str) -> tuple[str, str]:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m bench",
-        description="Pigeon benchmarks: the bare relay baseline and the 1:1 scenario.",
+        description="Pigeon benchmarks: the bare relay baseline, the 1:1 scenario and the "
+        "chaos run.",
     )
     sub = parser.add_subparsers(dest="scenario", required=True)
     relay = sub.add_parser("relay", help="the bare WebSocket relay baseline")
@@ -391,11 +394,32 @@ def build_parser() -> argparse.ArgumentParser:
     every.add_argument("--no-cluster", action="store_true", help="skip cluster mode")
     add_load_args(every)
     add_cluster_args(every)
+    chaos = sub.add_parser(
+        "chaos",
+        help="a cluster under kill -9, SIGSTOP and Redis loss: proves every ack is delivered",
+    )
+    add_chaos_args(chaos)
     return parser
+
+
+def run_chaos_scenario(args: argparse.Namespace) -> int:
+    scratch = Scratch(prefix="pigeon-chaos-")
+    code = 2
+    try:
+        code, keep = chaos_main(args, scratch.path)
+        scratch.keep = keep
+    except BaseException:
+        scratch.keep = True
+        raise
+    finally:
+        scratch.close()
+    return code
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.scenario == "chaos":
+        return run_chaos_scenario(args)
     opts = load_options(args)
     run_id = secrets.randbits(32)
     scratch = Scratch()
