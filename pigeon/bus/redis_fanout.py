@@ -25,7 +25,7 @@ log = structlog.get_logger(__name__)
 
 GROUP = "fanout"
 BLOCK_MS = 500
-CLAIM_EVERY_S = 1.0
+CLAIM_EVERY_S = 0.5
 
 
 class RedisFanoutQueue:

@@ -203,7 +203,8 @@ class PigeonClient:
                 return
             except asyncio.CancelledError:
                 raise
-            except (OSError, ConnectionClosed, TimeoutError, ApiError):
+            except (OSError, ConnectionClosed, TimeoutError, ApiError, httpx.HTTPError):
+                # Also an API server that is down while we catch up over HTTP: retry.
                 pass
             self._ready.clear()
             self._ws = None
@@ -316,11 +317,15 @@ class PigeonClient:
             self._pull_again.add(conversation_id)
 
     async def _pull_until_settled(self, conversation_id: int) -> None:
-        while True:
-            self._pull_again.discard(conversation_id)
-            await self._pull(conversation_id)
-            if conversation_id not in self._pull_again:
-                return
+        try:
+            while True:
+                self._pull_again.discard(conversation_id)
+                await self._pull(conversation_id)
+                if conversation_id not in self._pull_again:
+                    return
+        except (ConnectionError, TimeoutError, ClientClosed, ApiError):
+            # The socket went away mid-pull: the reconnect pulls everything behind anyway.
+            return
 
     async def _pull(self, conversation_id: int) -> None:
         """Page forward from the last in-order seq until the server has nothing more."""

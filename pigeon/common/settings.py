@@ -52,7 +52,7 @@ class RedisSettings(BaseModel):
     queue_expire_s: float = 3600.0
     queue_batch: int = 200
     fanout_maxlen: int = 1_000_000
-    fanout_claim_idle_s: float = 2.0
+    fanout_claim_idle_s: float = 1.0
 
 
 class PresenceSettings(BaseModel):
