@@ -19,6 +19,7 @@ from pigeon.common.clock import now_ms
 from pigeon.common.content import validate_body
 from pigeon.common.errors import (
     Blocked,
+    ClientMsgIdReused,
     Conflict,
     Forbidden,
     GroupDissolved,
@@ -97,6 +98,9 @@ async def store_message(
             if plan.existing_id is not None:
                 existing = await message_store.find_message(conn, plan.existing_id)
                 assert existing is not None
+                if existing["conversation_id"] != plan.conversation_id:
+                    # Not a retry of that send: the id names another message.
+                    raise ClientMsgIdReused()
                 return _ack(message_store.message_from_row(existing)), False
         try:
             if _fits_one_statement(ctx, plan):

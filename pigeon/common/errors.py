@@ -23,7 +23,8 @@ status, the gateway sends it in an ``error`` frame. The tree::
     │   ├── UsernameTaken (username_taken, 409)
     │   ├── AlreadyFriends (already_friends, 409)
     │   ├── RequestNotPending (request_not_pending, 409)
-    │   └── GroupFull (group_full, 409)
+    │   ├── GroupFull (group_full, 409)
+    │   └── ClientMsgIdReused (client_msg_id_reused, 409)
     ├── GroupDissolved (group_dissolved, 410)
     ├── RateLimited (rate_limited, 429)
     └── Unavailable (unavailable, 503)
@@ -106,6 +107,13 @@ class NotFound(PigeonError):
 
 class Conflict(PigeonError):
     code, status, default_message = "conflict", 409, "conflict"
+
+
+class ClientMsgIdReused(Conflict):
+    code, default_message = (
+        "client_msg_id_reused",
+        "this client_msg_id was already used for a message in another conversation",
+    )
 
 
 class UsernameTaken(Conflict):

@@ -48,6 +48,27 @@ async def test_retried_send_is_stored_once(make_client: MakeClient) -> None:
         await bob.next_message(timeout=0.5)
 
 
+async def test_a_client_msg_id_reused_for_another_conversation_is_refused(
+    make_client: MakeClient,
+) -> None:
+    alice, bob, carol = await make_client(), await make_client(), await make_client()
+    to_bob = await make_friends(alice, bob)
+    to_carol = await make_friends(alice, carol)
+    await alice.send_text("for bob", conversation_id=to_bob, client_msg_id="same-id")
+    with pytest.raises(ApiError) as over_http:
+        await alice.request(
+            "POST",
+            f"/conversations/{to_carol}/messages",
+            json={"client_msg_id": "same-id", "body": {"text": "for carol"}},
+        )
+    assert (over_http.value.status, over_http.value.code) == (409, "client_msg_id_reused")
+    with pytest.raises(ApiError) as over_socket:
+        await alice.send_text("for carol", conversation_id=to_carol, client_msg_id="same-id")
+    assert over_socket.value.code == "client_msg_id_reused"
+    history = await carol.request("GET", f"/conversations/{to_carol}/messages")
+    assert history["messages"] == []
+
+
 async def test_three_devices_see_everything(make_client: MakeClient) -> None:
     alice_web = await make_client()
     alice_phone = await make_client(login_as=alice_web, device="mobile")
