@@ -456,6 +456,8 @@ class PigeonClient:
             raise ConnectionError("connection lost") from None
         finally:
             self._pending.pop(ref, None)
+            if future.done() and not future.cancelled():
+                future.exception()  # failed while we were still sending: seen, not lost
         if reply.get("type") == "error":
             if reply["code"] == "rate_limited":
                 await asyncio.sleep(reply.get("retry_after_ms", 100) / 1000)

@@ -179,8 +179,9 @@ class Gateway:
         async def run() -> None:
             try:
                 await work
-            except Exception:
-                log.exception("gateway_background_failed")
+                self._redis.succeeded()
+            except Exception as exc:
+                self._redis.failed(exc, during="presence")
 
         task = asyncio.create_task(run())
         self._background.add(task)

@@ -7,6 +7,7 @@ from typing import ClassVar, TypeVar
 
 from pigeon.actions.context import Context
 from pigeon.common.metrics import Metrics
+from pigeon.common.outage import Outage
 
 WORKERS: dict[str, type[Worker]] = {}
 W = TypeVar("W", bound="type[Worker]")
@@ -28,6 +29,9 @@ class Worker:
     def __init__(self, ctx: Context, metrics: Metrics) -> None:
         self.ctx = ctx
         self.metrics = metrics
+        # Failures of ``run`` are reported here by the runner; a step that succeeds ends
+        # the outage.
+        self.outage = Outage(f"worker_{self.name}")
 
     async def step(self) -> int:
         raise NotImplementedError
@@ -35,6 +39,7 @@ class Worker:
     async def run(self) -> None:
         while True:
             done = await self.step()
+            self.outage.succeeded()
             self.metrics.worker_items.labels(self.name).inc(done)
             if not done:
                 await asyncio.sleep(self.idle_s)

@@ -15,7 +15,6 @@ import time
 from pigeon.actions.context import Context
 from pigeon.actions.fanout import fan_out
 from pigeon.common.metrics import Metrics
-from pigeon.common.outage import Outage
 from pigeon.worker.base import Worker, worker
 
 
@@ -26,18 +25,12 @@ class FanoutWorker(Worker):
     def __init__(self, ctx: Context, metrics: Metrics) -> None:
         super().__init__(ctx, metrics)
         self.consumer = f"{os.getpid()}-{secrets.token_hex(3)}"
-        self.outage = Outage("fanout")
 
     async def run(self) -> None:
-        queue = self.ctx.publisher.fanout
-        try:
-            async for batch in queue.consume(self.consumer):
-                started = time.perf_counter()
-                await fan_out(self.ctx, batch)
-                self.metrics.fanout_seconds.observe(time.perf_counter() - started)
-                self.metrics.worker_items.labels(self.name).inc(len(batch))
-                self.outage.succeeded()
-        except Exception as exc:
-            # The runner restarts us after a pause; log the outage once, not per retry.
-            self.outage.failed(exc)
-            raise
+        # A failure leaves the batch unacknowledged; the runner restarts us after a pause.
+        async for batch in self.ctx.publisher.fanout.consume(self.consumer):
+            started = time.perf_counter()
+            await fan_out(self.ctx, batch)
+            self.metrics.fanout_seconds.observe(time.perf_counter() - started)
+            self.metrics.worker_items.labels(self.name).inc(len(batch))
+            self.outage.succeeded()

@@ -18,7 +18,6 @@ from pigeon.bus.publication import MessageStored
 from pigeon.common.clock import now_ms
 from pigeon.common.metrics import Metrics
 from pigeon.common.models import Message
-from pigeon.common.outage import Outage
 from pigeon.common.protocol.codec import encode_server_frame
 from pigeon.common.protocol.frames import MessageFrame
 from pigeon.storage import handoffs as store
@@ -33,27 +32,21 @@ class HandoffWorker(Worker):
     def __init__(self, ctx: Context, metrics: Metrics) -> None:
         super().__init__(ctx, metrics)
         self.idle_s = ctx.settings.worker.handoff_interval_s
-        self.outage = Outage("handoff")
 
     async def step(self) -> int:
         settings = self.ctx.settings.worker
-        try:
-            async with self.ctx.db.read() as conn:
-                backlog, oldest = await store.backlog(conn)
-            self.metrics.handoff_backlog.set(backlog)
-            self.metrics.fanout_backlog.set(await self.ctx.publisher.fanout.backlog())
-            self.metrics.unpushed_age.set(0 if oldest is None else (now_ms() - oldest) / 1000)
-            done = await republish_stale(
-                self.ctx.db,
-                self._republish,
-                grace_s=settings.handoff_grace_s,
-                retry_s=settings.handoff_retry_s,
-            )
-            self.outage.succeeded()
-        except Exception as exc:
-            self.outage.failed(exc)
-            return 0
+        async with self.ctx.db.read() as conn:
+            backlog, oldest = await store.backlog(conn)
+        self.metrics.handoff_backlog.set(backlog)
+        self.metrics.unpushed_age.set(0 if oldest is None else (now_ms() - oldest) / 1000)
+        done = await republish_stale(
+            self.ctx.db,
+            self._republish,
+            grace_s=settings.handoff_grace_s,
+            retry_s=settings.handoff_retry_s,
+        )
         self.metrics.handoffs_republished.inc(done)
+        self.metrics.fanout_backlog.set(await self.ctx.publisher.fanout.backlog())
         return done
 
     async def _republish(self, rows: list[RowMapping]) -> None:

@@ -52,8 +52,10 @@ class WorkerPool:
                 await worker.run()
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                log.exception("worker_failed", worker=worker.name)
+            except Exception as exc:
+                # Redis or the database down: one line when it starts and one when the
+                # worker gets through again, never a traceback per retry.
+                worker.outage.failed(exc, worker=worker.name)
                 worker.metrics.worker_failures.labels(worker.name).inc()
                 await asyncio.sleep(pause)
                 pause = min(pause * 2, 10.0)

@@ -156,3 +156,10 @@ async def test_redis_flushed_and_restarted_mid_run(
             assert await admin.hlen(f"{cluster.redis_prefix}:conn:{{{bob.user_id}}}") == 1
         finally:
             await admin.aclose()
+
+        # The outage was logged as outages (a line when it began, one when it ended,
+        # with counts), not as a traceback per failed call.
+        log = cluster.log()
+        assert "Traceback" not in log
+        assert "_outage_started" in log
+        assert "_outage_ended" in log

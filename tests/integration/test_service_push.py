@@ -418,6 +418,48 @@ async def test_group_push_as_member_and_as_system(make: Make, svc: ServiceClient
     assert (no_tip.value.status, no_tip.value.code) == (422, "invalid_request")
 
 
+async def test_group_push_to_a_hot_group_reports_each_recipient(
+    make: Make, svc: ServiceClient
+) -> None:
+    owner = await make(connect=False)
+    online = await make()
+    away = await make(connect=False)
+    for member in (online, away):
+        await befriend(owner, member)
+    group = await owner.request(
+        "POST", "/groups", json={"name": "town", "member_ids": [online.user_id, away.user_id]}
+    )
+    group_id = group["id"]
+    marked = await owner.request("PATCH", f"/groups/{group_id}", json={"hot": True})
+    assert marked["hot"] is True
+
+    result = await svc.send_group(group_id, {"text": "all hands"}, from_user_id=owner.user_id)
+    assert result["duplicate"] is False
+    assert result["recipients"] == {str(online.user_id): "online", str(away.user_id): "offline"}
+    ack = result["ack"]
+    # Push + pull: the online member gets a notice and the SDK pulls the message.
+    got = await message_where(online, lambda m: m["id"] == ack["message_id"])
+    assert got["body"] == {"text": "all hands"}
+    for user_id, status in ((online.user_id, "online"), (away.user_id, "offline")):
+        await stream_until(
+            svc,
+            lambda e, uid=user_id, st=status: (
+                e["message_id"] == ack["message_id"] and e["user_id"] == uid and e["status"] == st
+            ),
+        )
+    retry = await svc.send_group(
+        group_id,
+        {"text": "all hands"},
+        from_user_id=owner.user_id,
+        client_msg_id=ack["client_msg_id"],
+    )
+    assert (retry["duplicate"], retry["ack"], retry["recipients"]) == (
+        True,
+        ack,
+        result["recipients"],
+    )
+
+
 # --- notifications ----------------------------------------------------------------------
 
 
