@@ -121,6 +121,11 @@ def seqs(client: PigeonClient, conversation_id: int) -> list[int]:
     return [m["seq"] for m in client.messages.get(conversation_id, [])]
 
 
+def holds(client: PigeonClient, conversation_id: int, count: int) -> Callable[[], bool]:
+    """A check for :func:`wait_until`: ``client`` has ``count`` messages of the conversation."""
+    return lambda: len(seqs(client, conversation_id)) == count
+
+
 async def close_code(ws: ClientConnection, timeout: float = 5) -> int | None:
     """Read (and drop) frames until the server closes; the close code."""
     deadline = time.monotonic() + timeout

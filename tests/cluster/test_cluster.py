@@ -12,6 +12,7 @@ import pytest
 from pigeon.client import ApiError
 from tests.cluster.common import (
     close_code,
+    holds,
     live_gateway_ids,
     presence_of,
     raw_socket,
@@ -60,9 +61,7 @@ async def test_one_user_on_two_gateways_gets_everything_on_both(cluster: Cluster
             await alice.send_text(f"m{i}", conversation_id=conversation)
         await bob_web.send_text("from web", conversation_id=conversation)
         for device in (bob_web, bob_desk, alice):
-            await wait_until(
-                lambda d=device: len(seqs(d, conversation)) == 11, 10, "11 messages everywhere"
-            )
+            await wait_until(holds(device, conversation, 11), 10, "11 messages everywhere")
             assert seqs(device, conversation) == list(range(1, 12))
         # The sender's other device got the message it sent as a push.
         assert bob_desk.messages[conversation][-1]["body"] == {"text": "from web"}

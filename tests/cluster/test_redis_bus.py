@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
+from typing import cast
 
 import pytest
 import redis.asyncio as aioredis
@@ -76,7 +77,9 @@ async def test_a_finished_batch_is_acknowledged_and_deleted(
     queue = RedisQueue(client, settings)
     for n in range(3):
         await queue.push("gw1", delivery(n))
-    stream = queue.consume("gw1")
+    # consume() is an async generator; the queue protocol only promises an iterator, but
+    # the test closes the stream explicitly.
+    stream = cast(AsyncGenerator[Delivery, None], queue.consume("gw1"))
     for _ in range(3):
         await anext(stream)
     # Asking for the next entry finishes the batch; nothing is queued, so it waits.

@@ -17,7 +17,15 @@ from pathlib import Path
 import pytest
 import redis
 
-from tests.cluster.common import FAST, live_gateway_ids, presence_of, seqs, users, wait_until
+from tests.cluster.common import (
+    FAST,
+    holds,
+    live_gateway_ids,
+    presence_of,
+    seqs,
+    users,
+    wait_until,
+)
 from tests.cluster.harness import ClusterProcess, start_cluster
 from tests.helpers import make_friends
 
@@ -160,7 +168,7 @@ async def test_chat_presence_and_discovery_on_a_redis_cluster(
         for i in range(10):
             await alice.send_text(f"m{i}", conversation_id=conversation)
         for device in (bob, phone):
-            await wait_until(lambda d=device: len(seqs(d, conversation)) == 10, 10, "10 each")
+            await wait_until(holds(device, conversation, 10), 10, "10 each")
             assert seqs(device, conversation) == list(range(1, 11))
         await bob.close()
         await phone.close()

@@ -18,6 +18,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import pytest
 import redis.asyncio as aioredis
@@ -151,7 +152,9 @@ async def test_redis_flushed_and_restarted_mid_run(
         assert pushed["message"]["seq"] == total + 1
         admin = aioredis.Redis.from_url(throwaway_redis.url)
         try:
-            live = await admin.zrange(f"{cluster.redis_prefix}:gateways", 0, -1)
+            # Without scores or decode_responses, members come back as bytes; the library's
+            # return type covers every combination of options.
+            live = cast(list[bytes], await admin.zrange(f"{cluster.redis_prefix}:gateways", 0, -1))
             assert sorted(g.decode() for g in live) == ["gw1", "gw2"]
             assert await admin.hlen(f"{cluster.redis_prefix}:conn:{{{bob.user_id}}}") == 1
         finally:

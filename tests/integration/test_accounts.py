@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
+
 import httpx
 import pytest
 
@@ -12,9 +14,9 @@ from tests.harness import ServerProcess
 pytestmark = pytest.mark.asyncio
 
 
-async def expect_error(status: int, code: str, call: object) -> ApiError:
+async def expect_error(status: int, code: str, call: Awaitable[object]) -> ApiError:
     with pytest.raises(ApiError) as caught:
-        await call  # type: ignore[misc]
+        await call
     assert (caught.value.status, caught.value.code) == (status, code)
     return caught.value
 

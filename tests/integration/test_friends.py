@@ -3,6 +3,8 @@ the events each of them sends to whom."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from pigeon.client import ApiError, PigeonClient
@@ -12,9 +14,9 @@ from tests.helpers import expect_event, make_friends, no_frame, no_message
 pytestmark = pytest.mark.asyncio
 
 
-async def refused(client: PigeonClient, method: str, path: str, **kwargs: object) -> ApiError:
+async def refused(client: PigeonClient, method: str, path: str, **kwargs: Any) -> ApiError:
     with pytest.raises(ApiError) as caught:
-        await client.request(method, path, **kwargs)  # type: ignore[arg-type]
+        await client.request(method, path, **kwargs)
     return caught.value
 
 

@@ -559,11 +559,11 @@ async def test_recall_in_a_group(make_client: MakeClient) -> None:
     assert (await bob.next_message())["body"]["by"] == owner.user_id
 
     await carol.connect()
-    got = [await carol.next_message() for _ in range(5)]
-    assert [m["kind"] for m in got] == ["text", "text", "recall", "text", "recall"]
-    assert [m["recalled"] for m in got] == [True, False, False, True, False]
-    assert got[0]["body"] == {}
-    assert got[1]["body"]["text"] == "owner's"
+    synced = [await carol.next_message() for _ in range(5)]
+    assert [m["kind"] for m in synced] == ["text", "text", "recall", "text", "recall"]
+    assert [m["recalled"] for m in synced] == [True, False, False, True, False]
+    assert synced[0]["body"] == {}
+    assert synced[1]["body"]["text"] == "owner's"
     error = await refused(bob, "POST", f"/messages/{mine['message_id']}/recall")
     assert (error.status, error.code) == (422, "invalid_request")
 

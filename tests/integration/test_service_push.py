@@ -130,7 +130,8 @@ async def stream_until(
         after = 0
         while True:
             page = await svc.deliveries(after=after, limit=500)
-            for entry in page["deliveries"]:
+            entries: list[dict[str, Any]] = page["deliveries"]
+            for entry in entries:
                 if predicate(entry):
                     return entry
             after = page["next"]
@@ -394,18 +395,19 @@ async def test_group_push_as_member_and_as_system(make: Make, svc: ServiceClient
     assert retry["recipients"] == first["recipients"]
     assert await no_message_where(online, lambda m: m["client_msg_id"] == system_id)
 
+    def with_id(wanted: int) -> Callable[[dict[str, Any]], bool]:
+        return lambda m: m["id"] == wanted
+
+    def synced_by_away(wanted: int) -> Callable[[dict[str, Any]], bool]:
+        return lambda e: (
+            e["message_id"] == wanted and e["user_id"] == away.user_id and e["status"] == "synced"
+        )
+
     # The member who was away syncs both on connect; the stream says so.
     await away.connect()
     for message_id in (ack["message_id"], first["ack"]["message_id"]):
-        await message_where(away, lambda m, wanted=message_id: m["id"] == wanted)
-        await stream_until(
-            svc,
-            lambda e, wanted=message_id: (
-                e["message_id"] == wanted
-                and e["user_id"] == away.user_id
-                and e["status"] == "synced"
-            ),
-        )
+        await message_where(away, with_id(message_id))
+        await stream_until(svc, synced_by_away(message_id))
 
     with pytest.raises(ApiError) as not_member:
         await svc.send_group(group_id, {"text": "let me in"}, from_user_id=outsider.user_id)

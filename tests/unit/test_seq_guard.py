@@ -37,9 +37,24 @@ async def conn(tmp_path: Path) -> AsyncIterator[AsyncConnection]:
     await db.dispose()
 
 
-async def guarded(conn: AsyncConnection, cid: int, sender: int, **rules: object) -> int | None:
-    options = {"peer_id": None, "require_friendship": False, "open_group": False} | rules
-    return await store.allocate_seq_guarded(conn, cid, 1, sender_id=sender, **options)
+async def guarded(
+    conn: AsyncConnection,
+    cid: int,
+    sender: int,
+    *,
+    peer_id: int | None = None,
+    require_friendship: bool = False,
+    open_group: bool = False,
+) -> int | None:
+    return await store.allocate_seq_guarded(
+        conn,
+        cid,
+        1,
+        sender_id=sender,
+        peer_id=peer_id,
+        require_friendship=require_friendship,
+        open_group=open_group,
+    )
 
 
 async def test_private_rules(conn: AsyncConnection) -> None:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import cast
+
 import pytest
 
 from pigeon.common.models import User
 from pigeon.common.protocol.closecodes import CloseCode
 from pigeon.common.protocol.frames import ErrorFrame, HelloFrame, PongFrame, SendFrame
 from pigeon.common.protocol.session import (
+    Action,
     Authenticate,
     Close,
     Dispatch,
@@ -53,10 +57,15 @@ def open_session() -> Session:
     return session
 
 
-def error_codes(actions: list[object]) -> list[str]:
+def error_codes(actions: Sequence[Action]) -> list[str]:
     return [
         a.frame.code for a in actions if isinstance(a, Reply) and isinstance(a.frame, ErrorFrame)
     ]
+
+
+def error_frame(action: Action) -> ErrorFrame:
+    """The error frame of a reply that ``error_codes`` has just shown to be one."""
+    return cast(ErrorFrame, cast(Reply, action).frame)
 
 
 def test_auth_then_requests_are_dispatched() -> None:
@@ -72,7 +81,7 @@ def test_requests_before_auth_are_refused_not_dispatched() -> None:
     session = Session(LIMITS, opened_at=0.0)
     actions = session.receive(SEND, 0.5)
     assert error_codes(actions) == ["not_authenticated"]
-    assert actions[0].frame.ref == "r1"  # type: ignore[union-attr]
+    assert error_frame(actions[0]).ref == "r1"
     assert session.state is State.AWAITING_AUTH
 
 
@@ -127,8 +136,9 @@ def test_flood_is_refused_with_ref_then_closed() -> None:
         assert isinstance(session.receive(SEND, now)[0], Dispatch)
     refused = session.receive(SEND, now)
     assert error_codes(refused) == ["rate_limited"]
-    frame = refused[0].frame  # type: ignore[union-attr]
+    frame = error_frame(refused[0])
     assert frame.ref == "r1"
+    assert frame.retry_after_ms is not None
     assert frame.retry_after_ms > 0
     for _ in range(4):
         assert error_codes(session.receive(SEND, now)) == ["rate_limited"]
