@@ -442,13 +442,16 @@ async def test_group_push_to_a_hot_group_reports_each_recipient(
     # Push + pull: the online member gets a notice and the SDK pulls the message.
     got = await message_where(online, lambda m: m["id"] == ack["message_id"])
     assert got["body"] == {"text": "all hands"}
-    for user_id, status in ((online.user_id, "online"), (away.user_id, "offline")):
-        await stream_until(
-            svc,
-            lambda e, uid=user_id, st=status: (
-                e["message_id"] == ack["message_id"] and e["user_id"] == uid and e["status"] == st
-            ),
+
+    def reported(user_id: int, status: str) -> Callable[[dict[str, Any]], bool]:
+        return lambda e: (
+            e["message_id"] == ack["message_id"]
+            and e["user_id"] == user_id
+            and e["status"] == status
         )
+
+    for user_id, status in ((online.user_id, "online"), (away.user_id, "offline")):
+        await stream_until(svc, reported(user_id, status))
     retry = await svc.send_group(
         group_id,
         {"text": "all hands"},
