@@ -57,6 +57,16 @@ async def a_pull_that_read_after_the_commit_needs_nothing_more(book: NoticeBook)
     assert await woken(book, 8, [WEB]) == [WEB]
 
 
+async def a_message_fanned_out_again_sends_its_notice_again(book: NoticeBook) -> None:
+    # The first fan-out of 6 decided and died before queueing the notice; its hand-off
+    # brings it back, and the notice it owes is sent again (not held back as "out").
+    await book.seed(C, {WEB: 5})
+    assert await woken(book, 6, [WEB]) == [WEB]
+    assert await woken(book, 6, [WEB]) == [WEB]
+    assert await woken(book, 7, [WEB]) == []  # a later message is covered by it
+    assert await book.on_catch_up(C, WEB, 7) is None
+
+
 async def each_device_has_its_own_stub(book: NoticeBook) -> None:
     await book.seed(C, {WEB: 5, PHONE: 5})
     assert await woken(book, 6, [WEB, PHONE]) == [PHONE, WEB]
@@ -124,6 +134,7 @@ SCENARIOS: list[Scenario] = [
     a_device_behind_is_woken_once_per_pull,
     a_pull_that_read_before_the_fan_out_is_woken_again,
     a_pull_that_read_after_the_commit_needs_nothing_more,
+    a_message_fanned_out_again_sends_its_notice_again,
     each_device_has_its_own_stub,
     own_message_of_a_device_up_to_date_owes_it_nothing,
     own_message_of_a_device_behind_wakes_it,

@@ -1,9 +1,22 @@
-"""Domain actions: each is one verb, one transaction, and events pushed only after commit.
+"""Domain actions: each is one verb, one transaction, and publications only after commit.
 
-context.py      what every action needs (database, router, settings) and the
-                transaction helper that publishes an action's pushes after commit
-tokens.py       access tokens (JWT) and refresh tokens
-accounts.py     register, log in, refresh, log out, change password, profiles
+context.py        what every action needs (database, bus parts, publisher, settings) and
+                  the transaction whose outbox is published after the commit
+publisher.py      the one way to publish: each publication to its route
+handoff.py        hand-off rows finished in batches, and republishing the stale ones
+fanout.py         what a fan-out worker does with a group publication; hot-group
+                  notices by read stub, and settling them on catch-up
+tokens.py         access tokens (JWT) and refresh tokens
+throttle.py       the failed-login brake
+accounts.py       register, log in, refresh, log out, change password, profiles
 conversations.py  open a private conversation, list conversations, authorisation
-messages.py     send, fetch history, mark read, recall, typing
+messages.py       send, fetch history, mark read, recall, typing
+tips.py           system tips stored as messages ("Alice joined")
+friends.py        requests, friendships, remarks, blocks
+groups.py         create and manage groups, members, roles, readers
+presence.py       online status settled per user and told to friends
+uploads.py        images, files and voice clips
+deliveries.py     the server push API's delivery-result stream
+service.py        the server push API: private, group and system messages, events
+resync.py         what to re-announce after the bus lost pushes
 """

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from sqlalchemy import select
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -88,10 +90,13 @@ async def list_conversations(
     async with ctx.db.read() as conn:
         rows = await store.list_memberships(conn, user_id)
         found = await _describe(ctx, conn, user_id, rows)
-    for conversation in found:
-        group = conversation.group
-        if group is not None and group.hot:
-            await note_caught_up(ctx, conversation.id, user_id, device, conversation.last_seq)
+    await asyncio.gather(
+        *(
+            note_caught_up(ctx, c.id, user_id, device, c.last_seq)
+            for c in found
+            if c.group is not None and c.group.hot
+        )
+    )
     return found
 
 

@@ -108,7 +108,9 @@ async def _notify_behind(
     if wakes.unknown:
         async with ctx.db.read() as conn:
             reads = await store.read_seqs(conn, cid, sorted({uid for uid, _ in wakes.unknown}))
-        await ctx.notices.seed(cid, {d: reads.get(d[0], 0) for d in wakes.unknown})
+        # The read marker is the member's, not this device's: never seed a device as
+        # holding this message, or it would not hear of it.
+        await ctx.notices.seed(cid, {d: min(reads.get(d[0], 0), seq - 1) for d in wakes.unknown})
         notify.update((await ctx.notices.on_message(cid, seq, sender, wakes.unknown)).notify)
     if not notify:
         return
@@ -141,19 +143,27 @@ def to_users_message(message: MessageStored, recipients: list[int]) -> MessageSt
 
 
 async def note_caught_up(
-    ctx: Context, conversation_id: int, user_id: int, device: str | None, seq: int
-) -> None:
-    """The device pulled, fetched or read up to ``seq``: settle its hot-group notice, and
-    send it a new one if the group went past it meanwhile. Never fails the caller's read.
-    ``device`` None (a caller that is no device, like a backend): nothing to settle."""
+    ctx: Context,
+    conversation_id: int,
+    user_id: int,
+    device: str | None,
+    seq: int,
+    *,
+    wake: bool = True,
+) -> bool:
+    """The device pulled, fetched or read up to ``seq``: settle its hot-group notice. True
+    if the group went past it meanwhile, so a notice is owed now: sent here if ``wake``,
+    else the caller tells the device in its answer (a pull answers ``has_more``). Never
+    fails the caller's read. ``device`` None (a backend, no device): nothing to settle."""
     if device is None:
-        return
+        return False
     try:
         owed = await ctx.notices.on_catch_up(conversation_id, (user_id, device), seq)
     except Exception as exc:
         ctx.notice_outage.failed(exc, conversation=conversation_id)
-        return
+        return False
     ctx.notice_outage.succeeded()
-    if owed is not None:
+    if owed is not None and wake:
         frame = NoticeFrame(conversation_id=conversation_id, last_seq=owed)
         await ctx.publisher.publish([to_devices(frame, [(user_id, device)])])
+    return owed is not None

@@ -84,15 +84,25 @@ async def republish_stale(
     *,
     grace_s: float,
     retry_s: float,
+    oldest_queued_ms: int | None,
     limit: int = 500,
 ) -> int:
-    """Hand messages whose fan-out did not finish in time to ``republish``; how many."""
+    """Hand messages whose fan-out did not finish in time to ``republish``; how many.
+
+    A message committed ``grace_s`` before the oldest entry still in the fan-out queue
+    (``oldest_queued_ms``) cannot be in it: its hand-off was lost. A younger one may just
+    be waiting its turn in a backlog, so it is left alone until the queue moves past it;
+    otherwise a slow fan-out would have its whole backlog published again and again.
+    """
     now = now_ms()
     grace_ms = int(grace_s * 1000)
+    older_than = now - grace_ms
+    if oldest_queued_ms is not None:
+        older_than = min(older_than, oldest_queued_ms - grace_ms)
     async with db.transaction() as conn:
         # Re-stamped so that the next try comes ``retry_s`` from now, not ``grace_s``.
         rows = await store.claim_stale(
-            conn, now - grace_ms, now + int(retry_s * 1000) - grace_ms, limit
+            conn, older_than, now + int(retry_s * 1000) - grace_ms, limit
         )
     if rows:
         oldest = min(row["created_at"] for row in rows)

@@ -124,6 +124,10 @@ async def store_message(
                 )
             if existing is None:
                 raise
+            if plan.conversation_id is not None and (
+                existing["conversation_id"] != plan.conversation_id
+            ):
+                raise ClientMsgIdReused() from None
             return _ack(message_store.message_from_row(existing)), False
         break
     return _ack(message), True
@@ -370,9 +374,14 @@ async def fetch_messages(
                 conn, conversation_id, upper, floor, limit
             )
     if before is None and not (after is not None and more):
-        # Caught up (the end of a pull, or the newest page): settle a hot-group notice.
+        # Caught up (the end of a pull, or the newest page): settle a hot-group notice. A
+        # pull that the group outran meanwhile answers "more" rather than with a notice.
         reached = found[-1].seq if found else max(after or 0, floor)
-        await note_caught_up(ctx, conversation_id, user_id, device, reached)
+        pulling = after is not None
+        behind = await note_caught_up(
+            ctx, conversation_id, user_id, device, reached, wake=not pulling
+        )
+        more = more or (pulling and behind)
     if found:
         # The server push API reports when a recipient who was offline fetches its pushes.
         await note_fetched(ctx, user_id, conversation_id, found[0].seq, found[-1].seq)

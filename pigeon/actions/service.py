@@ -34,12 +34,17 @@ from pigeon.bus.publication import message_stored, to_users
 from pigeon.common.clock import now_ms
 from pigeon.common.errors import GroupDissolved, InvalidRequest, NotFound
 from pigeon.common.models import Ack, Message
+from pigeon.common.outage import Outage
 from pigeon.common.protocol.frames import EventFrame
 from pigeon.storage import groups as group_store
 from pigeon.storage import messages as message_store
 from pigeon.storage import service as store
 
 log = structlog.get_logger(__name__)
+
+# Redis or the database down: logged once per outage, not once per push.
+_locate_outage = Outage("service_locate")
+_record_outage = Outage("service_delivery_record")
 
 MAX_NOTIFY_USERS = 1000
 PAGE = 1000
@@ -90,9 +95,10 @@ async def _finish(
         for start in range(0, len(audience), PAGE):
             located = await ctx.router.locate(audience[start : start + PAGE])
             online.update(uid for users in located.values() for uid in users)
+        _locate_outage.succeeded()
     except Exception as exc:
         # The bus is down: the message is stored and will be pushed; nobody is reachable.
-        log.warning("service_locate_failed", message=ack.message_id, error=repr(exc))
+        _locate_outage.failed(exc, message=ack.message_id)
     outcomes_now = {uid: uid in online for uid in audience}
     try:
         await deliveries.record_push(
@@ -103,9 +109,10 @@ async def _finish(
             pushed_at=pushed_at,
             outcomes=outcomes_now,
         )
-    except Exception:
+        _record_outage.succeeded()
+    except Exception as exc:
         # The message is stored and pushed; only the report is incomplete.
-        log.exception("service_delivery_record_failed", message=ack.message_id)
+        _record_outage.failed(exc, message=ack.message_id)
     return PushResult(
         ack,
         False,

@@ -12,41 +12,66 @@ database until it was fanned out (see :mod:`pigeon.actions.handoff`).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import itertools
+from collections import deque
+from collections.abc import AsyncGenerator
 from typing import Protocol
 
 from pigeon.bus.publication import Publication
+from pigeon.common.clock import now_ms
 
 
 class FanoutQueue(Protocol):
     async def push(self, publications: list[Publication]) -> None:
         """Append publications for the fan-out workers."""
 
-    def consume(self, consumer: str) -> AsyncIterator[list[Publication]]:
+    def consume(self, consumer: str) -> AsyncGenerator[list[Publication], None]:
         """Batches for this consumer. A batch counts as done once the consumer asks for
-        the next one; a consumer that dies before that has its batch handed to another."""
+        the next one; a consumer that fails, or closes the iterator, before that has its
+        batch handed out again (on Redis possibly to another consumer)."""
 
     async def backlog(self) -> int:
         """Entries waiting or in work."""
 
+    async def oldest_ms(self) -> int | None:
+        """When the oldest entry waiting or in work was appended (None: empty). A message
+        committed well before it cannot be in the queue: its hand-off was lost."""
+
 
 class MemoryFanoutQueue:
-    """One asyncio queue: the embedded mode's single process is the only worker."""
+    """A deque and a wake-up event: the embedded mode's single process is the only worker."""
 
     def __init__(self, batch: int = 200) -> None:
-        self._queue: asyncio.Queue[Publication] = asyncio.Queue()
+        self._entries: deque[tuple[int, Publication]] = deque()
+        self._arrived = asyncio.Event()
+        self._in_work: list[tuple[int, Publication]] = []
         self.batch = batch
 
     async def push(self, publications: list[Publication]) -> None:
-        for publication in publications:
-            self._queue.put_nowait(publication)
+        now = now_ms()
+        self._entries.extend((now, publication) for publication in publications)
+        self._arrived.set()
 
-    async def consume(self, consumer: str) -> AsyncIterator[list[Publication]]:
+    async def consume(self, consumer: str) -> AsyncGenerator[list[Publication], None]:
         while True:
-            batch = [await self._queue.get()]
-            while len(batch) < self.batch and not self._queue.empty():
-                batch.append(self._queue.get_nowait())
-            yield batch
+            while not self._entries:
+                self._arrived.clear()
+                await self._arrived.wait()
+            taken = [self._entries.popleft() for _ in range(min(self.batch, len(self._entries)))]
+            self._in_work = taken
+            try:
+                yield [publication for _, publication in taken]
+            except BaseException:
+                # Not done: put the batch back in front, in order, for the next consumer.
+                self._entries.extendleft(reversed(taken))
+                self._arrived.set()
+                raise
+            finally:
+                self._in_work = []
 
     async def backlog(self) -> int:
-        return self._queue.qsize()
+        return len(self._entries) + len(self._in_work)
+
+    async def oldest_ms(self) -> int | None:
+        first = self._in_work[:1] or list(itertools.islice(self._entries, 1))
+        return first[0][0] if first else None

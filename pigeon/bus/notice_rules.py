@@ -13,7 +13,9 @@ applied atomically (one Lua script on Redis), so no interleaving loses a wake-up
 
 * a message at ``seq`` reaches an online device (:func:`after_message`): a notice is owed
   exactly when ``read < seq`` and none is outstanding. While one is, the device is going
-  to pull anyway, so a busy group costs one notice per pull, not one per message.
+  to pull anyway, so a busy group costs one notice per pull, not one per message. The
+  decision is keyed by seq: the same message fanned out again (its first fan-out died
+  between deciding and queueing the notice) sends the notice it owes again.
 * the device sent the message itself (:func:`after_own_message`): it holds it (the ack).
   If it held everything before it, the stub moves on and nothing is sent; otherwise it is
   behind, and owed a notice like for any other message.
@@ -44,7 +46,7 @@ class Stub:
 
 def after_message(stub: Stub, seq: int) -> tuple[Stub, bool]:
     """A message at ``seq`` was fanned out to this online device; True: send a notice."""
-    if stub.read >= seq or stub.owed:
+    if stub.read >= seq or (stub.owed and stub.owed != seq):
         return stub, False
     return Stub(stub.read, seq), True
 

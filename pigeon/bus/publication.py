@@ -1,8 +1,9 @@
 """What an action publishes after its commit: the one currency of delivery.
 
-Every push Pigeon makes is one of these, handed to :class:`pigeon.bus.publisher.Publisher`
-(the only way to publish). Frames are encoded once, when the publication is made, so a
-publication can cross Redis to a fan-out worker and reach any number of sockets unchanged.
+Every push Pigeon makes starts as one of these, handed to
+:class:`pigeon.actions.publisher.Publisher` (the only way to publish). Frames are
+encoded once, when the publication is made, so a publication can cross Redis to a fan-out
+worker and reach any number of sockets unchanged.
 
     MessageStored  a committed message. ``recipients`` given (private chats): routed at
                    once by the process that stored it. ``recipients`` None (groups): the

@@ -1,9 +1,11 @@
 """The fan-out queue as one Redis Stream with a consumer group of workers.
 
-``P:fanout`` holds one entry per publication. Workers read with ``XREADGROUP`` and
-acknowledge (``XACK`` + ``XDEL``) a batch once it was handed to the gateway queues; every
-``CLAIM_EVERY_S`` a worker also claims (``XAUTOCLAIM``) entries another consumer took more
-than ``redis.fanout_claim_idle_s`` ago and never acknowledged (it died or was stopped).
+``P:fanout`` holds one entry per publication. Workers read with ``XREADGROUP`` and hand
+the entries on in chunks of ``CHUNK``, acknowledging (``XACK`` + ``XDEL``) each chunk once
+it was handed to the gateway queues; every ``CLAIM_EVERY_S`` a worker also claims
+(``XAUTOCLAIM``) entries another consumer took more than ``redis.fanout_claim_idle_s`` ago
+and never acknowledged (it died or was stopped). A worker still busy with a long read
+resets the idle time of what it holds (``XCLAIM ... JUSTID``), so it keeps its entries.
 The stream or its group gone (Redis restarted empty): the group is made again, and the
 database's hand-off rows bring back what was lost.
 """
@@ -11,8 +13,9 @@ database's hand-off rows bring back what was lost.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Any
 
 import structlog
@@ -26,6 +29,7 @@ log = structlog.get_logger(__name__)
 GROUP = "fanout"
 BLOCK_MS = 500
 CLAIM_EVERY_S = 0.5
+CHUNK = 25
 
 
 class RedisFanoutQueue:
@@ -53,6 +57,14 @@ class RedisFanoutQueue:
     async def backlog(self) -> int:
         return int(await self.client.xlen(self.key))
 
+    async def oldest_ms(self) -> int | None:
+        first = await self.client.xrange(self.key, "-", "+", count=1)
+        if not first:
+            return None
+        entry_id = first[0][0]
+        text = entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
+        return int(text.split("-", 1)[0])
+
     async def _ensure_group(self) -> None:
         try:
             await self.client.xgroup_create(self.key, GROUP, id="0", mkstream=True)
@@ -60,9 +72,17 @@ class RedisFanoutQueue:
             if "BUSYGROUP" not in str(exc):
                 raise
 
+    async def _forget_dead_consumers(self, consumer: str) -> None:
+        """Consumers of workers long gone, holding nothing: out of the group's list."""
+        for info in await self.client.xinfo_consumers(self.key, GROUP):
+            name = info["name"]
+            name = name.decode() if isinstance(name, bytes) else str(name)
+            if name != consumer and not info.get("pending") and info.get("idle", 0) > 600_000:
+                await self.client.xgroup_delconsumer(self.key, GROUP, name)
+
     async def _claim(self, consumer: str) -> list[tuple[Any, Any]]:
         reply = await self.client.xautoclaim(
-            self.key, GROUP, consumer, self.claim_idle_ms, "0-0", count=200
+            self.key, GROUP, consumer, self.claim_idle_ms, "0-0", count=CHUNK * 4
         )
         return [(entry_id, fields) for entry_id, fields in reply[1] if fields]
 
@@ -79,8 +99,24 @@ class RedisFanoutQueue:
             return []
         return list(reply[0][1]) if reply else []
 
-    async def consume(self, consumer: str) -> AsyncIterator[list[Publication]]:
+    async def _keep(self, consumer: str, entries: list[tuple[Any, Any]]) -> None:
+        """Still ours: reset the idle time of entries waiting in this consumer's hands, so
+        that a slow batch is not taken for the batch of a dead worker."""
+        if entries:
+            ids = [entry_id for entry_id, _ in entries]
+            await self.client.xclaim(self.key, GROUP, consumer, 0, ids, justid=True)
+
+    async def _finish(self, entries: list[tuple[Any, Any]]) -> None:
+        ids = [entry_id for entry_id, _ in entries]
+        async with self.client.pipeline(transaction=False) as pipe:
+            pipe.xack(self.key, GROUP, *ids)
+            pipe.xdel(self.key, *ids)
+            await pipe.execute()
+
+    async def consume(self, consumer: str) -> AsyncGenerator[list[Publication], None]:
         await self._ensure_group()
+        with contextlib.suppress(ResponseError):
+            await self._forget_dead_consumers(consumer)
         next_claim = 0.0
         while True:
             entries: list[tuple[Any, Any]] = []
@@ -91,21 +127,27 @@ class RedisFanoutQueue:
                     log.info("fanout_claimed_abandoned", entries=len(entries))
             if not entries:
                 entries = await self._read(consumer)
-            if not entries:
-                continue
-            batch: list[Publication] = []
-            for _entry_id, fields in entries:
-                data = fields.get(b"p") or fields.get("p")
-                if data is None:
-                    continue
-                try:
-                    batch.append(decode_publication(data))
-                except Exception:
-                    log.exception("fanout_entry_undecodable")
-            if batch:
-                yield batch
-            ids = [entry_id for entry_id, _ in entries]
-            async with self.client.pipeline(transaction=False) as pipe:
-                pipe.xack(self.key, GROUP, *ids)
-                pipe.xdel(self.key, *ids)
-                await pipe.execute()
+            taken = time.monotonic()
+            # Small batches, each acknowledged when done; the rest kept fresh meanwhile.
+            for start in range(0, len(entries), CHUNK):
+                chunk = entries[start : start + CHUNK]
+                if time.monotonic() - taken > self.claim_idle_ms / 2000:
+                    await self._keep(consumer, entries[start:])
+                    taken = time.monotonic()
+                batch = _decode(chunk)
+                if batch:
+                    yield batch
+                await self._finish(chunk)
+
+
+def _decode(entries: list[tuple[Any, Any]]) -> list[Publication]:
+    batch: list[Publication] = []
+    for _entry_id, fields in entries:
+        data = fields.get(b"p") or fields.get("p")
+        if data is None:
+            continue
+        try:
+            batch.append(decode_publication(data))
+        except Exception:
+            log.exception("fanout_entry_undecodable")
+    return batch

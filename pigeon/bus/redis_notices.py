@@ -35,7 +35,7 @@ for i = 4, #ARGV do
       if seq > read then read = seq end
       if owed <= read then owed = 0 end
       redis.call('HSET', KEYS[1], device, read .. ' ' .. owed)
-    elseif read < seq and owed == 0 then
+    elseif read < seq and (owed == 0 or owed == seq) then
       redis.call('HSET', KEYS[1], device, read .. ' ' .. seq)
       table.insert(notify, device)
     end

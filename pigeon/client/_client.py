@@ -24,6 +24,12 @@ WsConnect = Callable[[str], Awaitable[ClientConnection]]
 BACKLOG_FRAMES = 10_000
 
 
+# A pull that failed for these reasons (or timed out) is tried again; PULL_ATTEMPTS in a
+# row failing drops the socket, whose reconnect pulls whatever is behind.
+RETRIED_CODES = frozenset({"internal", "unavailable", "rate_limited"})
+PULL_ATTEMPTS = 3
+
+
 class PigeonClient:
     """One device of one user.
 
@@ -317,15 +323,31 @@ class PigeonClient:
             self._pull_again.add(conversation_id)
 
     async def _pull_until_settled(self, conversation_id: int) -> None:
-        try:
-            while True:
-                self._pull_again.discard(conversation_id)
+        failures = 0
+        while True:
+            self._pull_again.discard(conversation_id)
+            try:
                 await self._pull(conversation_id)
-                if conversation_id not in self._pull_again:
+            except (ConnectionError, ClientClosed):
+                return  # the socket went away: the reconnect pulls everything behind
+            except (TimeoutError, ApiError) as exc:
+                if isinstance(exc, ApiError) and exc.code not in RETRIED_CODES:
+                    return  # refused (no longer a member): nothing to pull
+                failures += 1
+                if failures > PULL_ATTEMPTS:
+                    # Still behind with the socket up: start over, the resync pulls.
+                    await self._drop_socket()
                     return
-        except (ConnectionError, TimeoutError, ClientClosed, ApiError):
-            # The socket went away mid-pull: the reconnect pulls everything behind anyway.
-            return
+                await asyncio.sleep(0.2 * 2**failures)
+                self._pull_again.add(conversation_id)
+            if conversation_id not in self._pull_again:
+                return
+
+    async def _drop_socket(self) -> None:
+        ws = self._ws
+        if ws is not None:
+            with contextlib.suppress(Exception):
+                await ws.close()
 
     async def _pull(self, conversation_id: int) -> None:
         """Page forward from the last in-order seq until the server has nothing more."""

@@ -53,8 +53,10 @@ class Outage:
     def failed(self, exc: BaseException, **context: object) -> None:
         """A call failed: log the start of an outage, or a bug (rate-limited)."""
         if not is_outage(exc):
-            key = f"{type(exc).__name__}:{exc}"
+            key = f"{type(exc).__name__}:{exc}"[:200]
             now = time.monotonic()
+            if len(self._bugs) > 100:
+                self._bugs.clear()
             if now - self._bugs.get(key, -BUG_REPEAT_S) >= BUG_REPEAT_S:
                 self._bugs[key] = now
                 log.error(f"{self.what}_failed", exc_info=exc, **context)

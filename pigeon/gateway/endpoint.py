@@ -122,13 +122,15 @@ class _SocketRunner:
             await self._carry_out(connection.session.reject(exc.message))
             return
         connection.user_id = user.id
-        connection.device = action.device
+        # The device kind is the one the session was opened for: HTTP requests with the
+        # same token name the same device (hot-group read stubs are kept per device).
+        connection.device = claims.device
         connection.auth_session_id = claims.session_id
         limits = gateway.limits
         hello = HelloFrame(
             user=user,
             session_id=connection.id,
-            device=action.device,
+            device=claims.device,
             heartbeat_interval=int(limits.heartbeat_interval_s * 1000),
             heartbeat_timeout=int(limits.heartbeat_timeout_s * 1000),
             server_time=now_ms(),

@@ -106,6 +106,9 @@ class Gateway:
         self._trouble_again = False
         self._recover_now = asyncio.Event()
         self._redis = Outage("gateway_redis")
+        # The last heartbeat the directory took: pushes queued since may be lost when
+        # Redis forgets us (restarted, or we were stopped long enough to be swept).
+        self._last_report_ms = now_ms()
 
     async def start(self) -> None:
         self._tasks = [
@@ -300,9 +303,13 @@ class Gateway:
             for c in self.hub.connections()
             if not c.closing
         ]
+        refreshed_at = now_ms()
         result = await self.ctx.connections.refresh(entries)
         if result.recreated:
+            # Entries were gone (swept, or Redis lost them): pushes for those users were
+            # skipped meanwhile, so tell the sockets what moved.
             log.info("registry_entries_recreated", count=len(result.recreated))
+            self._trouble(min(self._last_report_ms, refreshed_at))
             await presence.settle_presence(self.ctx, sorted(set(result.recreated)))
         if result.superseded:
             kicked = encode_server_frame(KickedFrame(reason="logged_in_elsewhere"))
@@ -326,11 +333,14 @@ class Gateway:
                         self.ctx.directory.report_gateway(info), interval * 2
                     )
                     if unknown and not first:
-                        # Redis forgot us (flushed, restarted, or we were swept as dead).
+                        # Redis forgot us (flushed, restarted, or we were swept as dead):
+                        # whatever was queued for us since the last heartbeat it took
+                        # may be gone.
                         log.warning("registry_lost_this_gateway", gateway_id=self.gateway_id)
                         self.metrics.registry_resyncs.inc()
-                        self._trouble(now_ms() - int(interval * 1000))
+                        self._trouble(self._last_report_ms)
                     first = False
+                    self._last_report_ms = now_ms()
                     length = await asyncio.wait_for(
                         self.queue.length(self.gateway_id), interval * 2
                     )
@@ -339,7 +349,7 @@ class Gateway:
             except Exception as exc:
                 self._redis.failed(exc, during="report")
                 self.metrics.registry_errors.labels("report").inc()
-                self._trouble(now_ms() - int(interval * 1000))
+                self._trouble(self._last_report_ms)
             await asyncio.sleep(interval)
 
     async def _recover(self) -> None:

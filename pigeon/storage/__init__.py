@@ -1,8 +1,17 @@
 """Durable state: the SQL schema, its migrations, and the queries each domain needs.
 
-schema.py      tables (SQLAlchemy Core), shared by SQLite and PostgreSQL
-database.py    engines, transactions, and events published after commit
-migrate.py     Alembic upgrade, run by ``pigeon migrate`` and on embedded start
-users.py       accounts and refresh sessions
-messages.py    conversations, members, messages, sequence allocation
+schema.py         tables (SQLAlchemy Core), shared by SQLite and PostgreSQL
+database.py       engines, transactions and reads (the single SQLite writer)
+migrate.py        Alembic upgrade, run by ``pigeon migrate`` and on embedded start
+users.py          accounts and refresh sessions
+conversations.py  conversations, members, read markers, sequence allocation
+sending.py        a send's checks in one read and its write (one statement on PostgreSQL)
+messages.py       messages (each stored with its hand-off row) and pages by seq
+handoffs.py       hand-off rows: committed messages not yet fanned out
+groups.py         groups, roles and member pages
+friends.py        friendships, requests and blocks
+presence.py       whose presence friends should hear of
+activity.py       conversations active since a time (notices after lost pushes)
+uploads.py        upload records; files.py the files on disk
+service.py        the server push API's idempotent system sends and delivery stream
 """

@@ -8,6 +8,7 @@ A batch that fails (the bus went down mid-way) is left unacknowledged and tried 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import time
@@ -27,10 +28,13 @@ class FanoutWorker(Worker):
         self.consumer = f"{os.getpid()}-{secrets.token_hex(3)}"
 
     async def run(self) -> None:
-        # A failure leaves the batch unacknowledged; the runner restarts us after a pause.
-        async for batch in self.ctx.publisher.fanout.consume(self.consumer):
-            started = time.perf_counter()
-            await fan_out(self.ctx, batch)
-            self.metrics.fanout_seconds.observe(time.perf_counter() - started)
-            self.metrics.worker_items.labels(self.name).inc(len(batch))
-            self.outage.succeeded()
+        # A failure leaves the batch unacknowledged (closing the iterator hands it back);
+        # the runner restarts us after a pause.
+        batches = self.ctx.publisher.fanout.consume(self.consumer)
+        async with contextlib.aclosing(batches):
+            async for batch in batches:
+                started = time.perf_counter()
+                await fan_out(self.ctx, batch)
+                self.metrics.fanout_seconds.observe(time.perf_counter() - started)
+                self.metrics.worker_items.labels(self.name).inc(len(batch))
+                self.outage.succeeded()

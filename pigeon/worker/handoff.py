@@ -39,14 +39,16 @@ class HandoffWorker(Worker):
             backlog, oldest = await store.backlog(conn)
         self.metrics.handoff_backlog.set(backlog)
         self.metrics.unpushed_age.set(0 if oldest is None else (now_ms() - oldest) / 1000)
+        fanout = self.ctx.publisher.fanout
         done = await republish_stale(
             self.ctx.db,
             self._republish,
             grace_s=settings.handoff_grace_s,
             retry_s=settings.handoff_retry_s,
+            oldest_queued_ms=await fanout.oldest_ms(),
         )
         self.metrics.handoffs_republished.inc(done)
-        self.metrics.fanout_backlog.set(await self.ctx.publisher.fanout.backlog())
+        self.metrics.fanout_backlog.set(await fanout.backlog())
         return done
 
     async def _republish(self, rows: list[RowMapping]) -> None:

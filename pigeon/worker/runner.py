@@ -1,9 +1,11 @@
-"""Runs a set of workers in one process; a worker that fails is restarted after a pause."""
+"""Runs a set of workers in one process; a worker that fails is restarted after a short pause
+(growing to ``MAX_PAUSE_S`` while it keeps failing)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 
 import structlog
 
@@ -12,6 +14,10 @@ from pigeon.common.metrics import Metrics
 from pigeon.worker.base import WORKERS, Worker
 
 log = structlog.get_logger(__name__)
+
+PAUSE_S = 0.25
+MAX_PAUSE_S = 2.0
+HEALTHY_S = 5.0
 
 
 def load() -> dict[str, type[Worker]]:
@@ -46,8 +52,9 @@ class WorkerPool:
         log.info("workers_started", workers=self.names)
 
     async def _keep_running(self, worker: Worker) -> None:
-        pause = 0.5
+        pause = PAUSE_S
         while True:
+            started = time.monotonic()
             try:
                 await worker.run()
             except asyncio.CancelledError:
@@ -57,8 +64,12 @@ class WorkerPool:
                 # worker gets through again, never a traceback per retry.
                 worker.outage.failed(exc, worker=worker.name)
                 worker.metrics.worker_failures.labels(worker.name).inc()
+                if time.monotonic() - started > HEALTHY_S:
+                    pause = PAUSE_S  # it ran fine for a while: a fresh failure
                 await asyncio.sleep(pause)
-                pause = min(pause * 2, 10.0)
+                # Short even at most: the hand-off and fan-out bounds count from the end
+                # of an outage, and the outage is logged once however often we retry.
+                pause = min(pause * 2, MAX_PAUSE_S)
 
     async def stop(self) -> None:
         for task in self._tasks:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -39,10 +39,24 @@ def strict_server() -> Iterator[ServerProcess]:
 
 
 @pytest.fixture
-async def token(strict_server: ServerProcess) -> AsyncIterator[str]:
+async def username(strict_server: ServerProcess) -> str:
+    name = unique_name()
     async with PigeonClient(strict_server.http_url) as client:
-        await client.register(unique_name(), PASSWORD)
-        yield client.access_token
+        await client.register(name, PASSWORD)
+    return name
+
+
+@pytest.fixture
+async def token(strict_server: ServerProcess, username: str) -> str:
+    """A web session's access token."""
+    return await device_token(strict_server, username, "web")
+
+
+async def device_token(server: ServerProcess, username: str, device: str) -> str:
+    """The access token of a new session of ``username`` on that kind of device."""
+    async with PigeonClient(server.http_url, device=device) as client:
+        await client.login(username, PASSWORD)
+        return client.access_token
 
 
 async def recv(ws: ClientConnection, timeout: float = 5) -> dict[str, Any]:
@@ -74,10 +88,12 @@ async def close_code(ws: ClientConnection, timeout: float = 5) -> int | None:
 
 
 async def test_hello_announces_identity_and_heartbeat(
-    strict_server: ServerProcess, token: str
+    strict_server: ServerProcess, username: str
 ) -> None:
+    desktop = await device_token(strict_server, username, "desktop")
     ws = await connect(strict_server.ws_url)
-    await ws.send(json.dumps({"type": "auth", "token": token, "device": "desktop"}))
+    # The device is the session's: a frame naming another is not believed.
+    await ws.send(json.dumps({"type": "auth", "token": desktop, "device": "mobile"}))
     hello = await recv(ws)
     assert hello["type"] == "hello"
     assert hello["device"] == "desktop"
@@ -193,11 +209,12 @@ async def test_silent_connection_is_closed_after_heartbeat_timeout(
 
 
 async def test_second_login_of_same_device_kind_replaces_the_first(
-    strict_server: ServerProcess, token: str
+    strict_server: ServerProcess, token: str, username: str
 ) -> None:
-    first = await authed(strict_server, token, device="mobile")
-    other_kind = await authed(strict_server, token, device="web")
-    second = await authed(strict_server, token, device="mobile")
+    phone = await device_token(strict_server, username, "mobile")
+    first = await authed(strict_server, phone)
+    other_kind = await authed(strict_server, token)
+    second = await authed(strict_server, await device_token(strict_server, username, "mobile"))
     kicked = await recv(first)
     assert kicked == {"type": "kicked", "reason": "logged_in_elsewhere"}
     assert await close_code(first) == 4003

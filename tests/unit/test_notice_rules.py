@@ -6,8 +6,10 @@ notice; a notice during a pull asks for one more pull; an ack that leaves a gap 
 each with its own stub, messages from others committed in order and fanned out in any
 order (workers race), one message of the member's own from device 0, and a ``read`` from
 device 1. A pull is two steps (read the page, then record where it got to), so fan-outs
-can fall between them. Every reachable end state must have both devices at the
-conversation's last seq.
+can fall between them; a pull the group outran meanwhile answers "more" and goes on. One
+fan-out may die after deciding and before queueing its notices (the stubs moved, nothing
+was sent); the message is then fanned out again, as its hand-off row makes happen. Every
+reachable end state must have both devices at the conversation's last seq.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from pigeon.bus.memory import MemoryNoticeBook
 from pigeon.bus.notice_rules import Stub, after_catch_up, after_message, after_own_message
 from tests.notice_scenarios import SCENARIOS, Scenario
 
-OTHERS = 3  # messages from other members
+OTHERS = 2  # messages from other members
 DEVICES = 2
 
 
@@ -45,6 +47,7 @@ class World:
     others_left: int = OTHERS
     own_left: int = 1
     read_left: int = 1
+    failures_left: int = 1
     stubs: tuple[Stub, ...] = (Stub(0, 0),) * DEVICES
     latest: int = 0
     devices: tuple[Device, ...] = (Device(),) * DEVICES
@@ -89,14 +92,18 @@ def successors(w: World) -> list[World]:
         if seq in w.fanned:
             continue
         own = w.committed[seq - 1] == "own"
-        world = replace(w, fanned=w.fanned | {seq}, latest=max(w.latest, seq))
+        decided = replace(w, latest=max(w.latest, seq))
+        woken = []
         for i in range(DEVICES):
             rule = after_own_message if own and i == 0 else after_message
             stub, notify = rule(w.stubs[i], seq)
-            world = world.with_stub(i, stub)
+            decided = decided.with_stub(i, stub)
             if notify:
-                world = world.notify([i])
-        out.append(world)
+                woken.append(i)
+        out.append(replace(decided, fanned=w.fanned | {seq}).notify(woken))
+        if w.failures_left:
+            # Died before queueing: stubs moved, nothing sent, the message goes again.
+            out.append(replace(decided, failures_left=w.failures_left - 1))
     if w.read_left and w.devices[1].pull == "idle":
         stub, owed = after_catch_up(w.stubs[1], w.devices[1].position, w.latest)
         world = replace(w, read_left=0).with_stub(1, stub)
@@ -107,15 +114,15 @@ def successors(w: World) -> list[World]:
         if device.pull == "start":
             out.append(w.with_device(i, replace(device, pull="read", reading=last)))
         if device.pull == "read":
-            stub, owed = after_catch_up(w.stubs[i], device.reading, w.latest)
+            stub, behind = after_catch_up(w.stubs[i], device.reading, w.latest)
+            # A pull the group outran answers "more": the device pulls on at once.
             done = replace(
                 device,
                 position=max(device.position, device.reading),
-                pull="start" if device.again else "idle",
+                pull="start" if device.again or behind else "idle",
                 again=False,
             )
-            world = w.with_stub(i, stub).with_device(i, done)
-            out.append(world.notify([i]) if owed else world)
+            out.append(w.with_stub(i, stub).with_device(i, done))
     return out
 
 
