@@ -63,6 +63,7 @@ class ChaosError(RuntimeError):
 # The delivery bound's p99 (docs/architecture.md); the hard bound is --late-after.
 P99_TARGET_MS = 2000.0
 
+
 @dataclass(frozen=True)
 class ChaosOptions:
     duration: float = 300.0
