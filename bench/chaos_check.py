@@ -11,7 +11,10 @@ the sender's devices):
 - **lost**: the device never yielded it;
 - **late**: the device was connected continuously from before the ack until
   ``late_after`` seconds after it (and its gateway was not stopped in that window), yet
-  yielded the message more than ``late_after`` seconds after the ack;
+  yielded the message more than ``late_after`` seconds after the ack; or, when Redis was
+  down at some time in that window (its pushes may have gone with it), more than
+  ``REDIS_BACK_S`` after Redis was back (the bound the delivery promise gives for a Redis
+  restarted empty);
 - **mismatched**: the device yielded a different message (another ``client_msg_id`` or
   message id) under that conversation and seq.
 
@@ -36,6 +39,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 LATE_AFTER_S = 5.0
+REDIS_BACK_S = 10.0
 ATTRIBUTION_S = 10.0
 SAMPLES = 20
 
@@ -168,6 +172,17 @@ def percentile(sorted_values: list[float], q: float) -> float:
         return 0.0
     index = min(len(sorted_values) - 1, max(0, round(q * (len(sorted_values) - 1))))
     return sorted_values[index]
+
+
+def deadline(faults: list[Fault], acked_at: float, window: float) -> float:
+    """When a message acked at ``acked_at`` must have arrived on a connected device:
+    ``window`` after the ack, or ``REDIS_BACK_S`` after Redis was back if Redis was down
+    at some time before that."""
+    due = acked_at + window
+    for fault in faults:
+        if fault.kind == "redis_restart" and fault.start <= due and fault.end >= acked_at:
+            due = max(due, fault.end + REDIS_BACK_S)
+    return due
 
 
 def latency_of(values_s: list[float]) -> Latency:
@@ -326,7 +341,7 @@ def check(data: RunData) -> CheckResult:
                 continue
             result.late_checked += 1
             checked.append(delay)
-            if delay > window:
+            if found.at > deadline(data.faults, ack.acked_at, window):
                 result.late += 1
                 late_by_fault[fault_near(data.faults, ack.acked_at, ack.acked_at + window)] += 1
                 late_by_device[device] += 1

@@ -165,6 +165,21 @@ def test_late_is_not_counted_while_the_gateway_was_stopped() -> None:
     assert result.late_by_fault == {"gateway_stop": 1}
 
 
+def test_messages_around_a_redis_restart_have_ten_seconds_after_it_is_back() -> None:
+    acks, arrivals = clean_chat()
+    arrivals = [a for a in arrivals if not (a.device == "bob/web" and a.seq == 3)]
+    # Seq 3 was acked at 3.0; Redis went down at 4.0 and was back (empty) at 6.0.
+    restart = Fault("redis_restart", "redis", 4.0, 6.0)
+    arrivals.append(got("bob/web", 3, 6.0 + 9.5))
+    assert check(run(acks, arrivals, faults=[restart])).ok
+    arrivals = [a for a in arrivals if not (a.device == "bob/web" and a.seq == 3)]
+    arrivals.append(got("bob/web", 3, 6.0 + 10.5))
+    assert check(run(acks, arrivals, faults=[restart])).failures() == {"late": 1}
+    # A restart long after the message's window gives it no extra time.
+    later = Fault("redis_restart", "redis", 20.0, 22.0)
+    assert check(run(acks, arrivals, faults=[later])).failures() == {"late": 1}
+
+
 def test_a_device_connected_only_after_the_ack_is_not_checked_for_lateness() -> None:
     acks, arrivals = clean_chat()
     links = {"bob/web": [Link(2.5, 100.0, "gw1")]}  # connected between seq 2 and seq 3
