@@ -11,10 +11,11 @@ the sender's devices):
 - **lost**: the device never yielded it;
 - **late**: the device was connected continuously from before the ack until
   ``late_after`` seconds after it (and its gateway was not stopped in that window), yet
-  yielded the message more than ``late_after`` seconds after the ack; or, when Redis was
-  down at some time in that window (its pushes may have gone with it), more than
-  ``REDIS_BACK_S`` after Redis was back (the bound the delivery promise gives for a Redis
-  restarted empty);
+  yielded the message more than ``late_after`` seconds after the ack; or, for a message
+  acked while Redis was down or being rebuilt (its window reaches into the outage, or it
+  was acked within ``REDIS_BACK_S`` of Redis coming back empty, before the gateways had
+  re-registered), more than ``REDIS_BACK_S`` after Redis was back: the bound the delivery
+  promise gives for a Redis restarted empty;
 - **mismatched**: the device yielded a different message (another ``client_msg_id`` or
   message id) under that conversation and seq.
 
@@ -177,11 +178,12 @@ def percentile(sorted_values: list[float], q: float) -> float:
 def deadline(faults: list[Fault], acked_at: float, window: float) -> float:
     """When a message acked at ``acked_at`` must have arrived on a connected device:
     ``window`` after the ack, or ``REDIS_BACK_S`` after Redis was back if Redis was down
-    at some time before that."""
+    before that or still being rebuilt when it was acked."""
     due = acked_at + window
     for fault in faults:
-        if fault.kind == "redis_restart" and fault.start <= due and fault.end >= acked_at:
-            due = max(due, fault.end + REDIS_BACK_S)
+        back = fault.end
+        if fault.kind == "redis_restart" and fault.start <= due and acked_at <= back + REDIS_BACK_S:
+            due = max(due, back + REDIS_BACK_S)
     return due
 
 

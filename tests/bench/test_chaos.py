@@ -175,9 +175,18 @@ def test_messages_around_a_redis_restart_have_ten_seconds_after_it_is_back() -> 
     arrivals = [a for a in arrivals if not (a.device == "bob/web" and a.seq == 3)]
     arrivals.append(got("bob/web", 3, 6.0 + 10.5))
     assert check(run(acks, arrivals, faults=[restart])).failures() == {"late": 1}
-    # A restart long after the message's window gives it no extra time.
+    # A restart long after the message's window gives it no extra time, nor one long
+    # before it (Redis was rebuilt by then).
     later = Fault("redis_restart", "redis", 20.0, 22.0)
     assert check(run(acks, arrivals, faults=[later])).failures() == {"late": 1}
+    earlier = Fault("redis_restart", "redis", -20.0, -12.0)
+    assert check(run(acks, arrivals, faults=[earlier])).failures() == {"late": 1}
+    # Acked just after Redis came back (the registry still empty): the same bound.
+    just_back = Fault("redis_restart", "redis", 0.0, 2.0)
+    assert check(run(acks, arrivals, faults=[just_back])).failures() == {"late": 1}
+    arrivals = [a for a in arrivals if not (a.device == "bob/web" and a.seq == 3)]
+    arrivals.append(got("bob/web", 3, 2.0 + 9.0))
+    assert check(run(acks, arrivals, faults=[just_back])).ok
 
 
 def test_a_device_connected_only_after_the_ack_is_not_checked_for_lateness() -> None:
