@@ -30,6 +30,7 @@ GROUP = "fanout"
 BLOCK_MS = 500
 CLAIM_EVERY_S = 0.5
 CHUNK = 25
+MAX_DELIVERIES = 5
 
 
 class RedisFanoutQueue:
@@ -61,9 +62,7 @@ class RedisFanoutQueue:
         first = await self.client.xrange(self.key, "-", "+", count=1)
         if not first:
             return None
-        entry_id = first[0][0]
-        text = entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
-        return int(text.split("-", 1)[0])
+        return _id_order(_entry_id(first[0][0]))[0]
 
     async def _ensure_group(self) -> None:
         try:
@@ -84,7 +83,27 @@ class RedisFanoutQueue:
         reply = await self.client.xautoclaim(
             self.key, GROUP, consumer, self.claim_idle_ms, "0-0", count=CHUNK * 4
         )
-        return [(entry_id, fields) for entry_id, fields in reply[1] if fields]
+        claimed = [(entry_id, fields) for entry_id, fields in reply[1] if fields]
+        return await self._drop_poison(claimed)
+
+    async def _drop_poison(self, claimed: list[tuple[Any, Any]]) -> list[tuple[Any, Any]]:
+        """Entries handed out ``MAX_DELIVERIES`` times without ever being finished fail
+        every worker: drop them rather than stall the stream (a message among them is
+        still brought back by its hand-off row, at the hand-off worker's slower pace)."""
+        if not claimed:
+            return claimed
+        ids = sorted((_entry_id(entry_id) for entry_id, _ in claimed), key=_id_order)
+        pending = await self.client.xpending_range(
+            self.key, GROUP, min=ids[0], max=ids[-1], count=len(ids) + CHUNK
+        )
+        poison = {
+            _entry_id(p["message_id"]) for p in pending if p["times_delivered"] > MAX_DELIVERIES
+        }
+        if not poison:
+            return claimed
+        log.error("fanout_entries_dropped", entries=len(poison), deliveries=MAX_DELIVERIES)
+        await self._finish([(entry_id, None) for entry_id in sorted(poison)])
+        return [(e, fields) for e, fields in claimed if _entry_id(e) not in poison]
 
     async def _read(self, consumer: str) -> list[tuple[Any, Any]]:
         try:
@@ -107,6 +126,8 @@ class RedisFanoutQueue:
             await self.client.xclaim(self.key, GROUP, consumer, 0, ids, justid=True)
 
     async def _finish(self, entries: list[tuple[Any, Any]]) -> None:
+        if not entries:
+            return
         ids = [entry_id for entry_id, _ in entries]
         async with self.client.pipeline(transaction=False) as pipe:
             pipe.xack(self.key, GROUP, *ids)
@@ -138,6 +159,15 @@ class RedisFanoutQueue:
                 if batch:
                     yield batch
                 await self._finish(chunk)
+
+
+def _entry_id(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _id_order(entry_id: str) -> tuple[int, int]:
+    ms, _, seq = entry_id.partition("-")
+    return int(ms), int(seq or 0)
 
 
 def _decode(entries: list[tuple[Any, Any]]) -> list[Publication]:

@@ -4,6 +4,8 @@ under its own key prefix, deleted afterwards)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import time
 import uuid
 from collections.abc import AsyncGenerator, AsyncIterator
 from typing import cast
@@ -12,7 +14,9 @@ import pytest
 import redis.asyncio as aioredis
 
 from pigeon.bus.delivery import Delivery, Location
+from pigeon.bus.publication import Publication, ToUsers
 from pigeon.bus.redis_connections import RedisConnections
+from pigeon.bus.redis_fanout import MAX_DELIVERIES, RedisFanoutQueue
 from pigeon.bus.redis_gateways import RedisGatewayDirectory
 from pigeon.bus.redis_notices import RedisNoticeBook
 from pigeon.bus.redis_presence import RedisPresenceBook
@@ -211,3 +215,65 @@ async def test_notice_book_keys_expire(settings: RedisSettings, client: aioredis
     book = RedisNoticeBook(client, settings)
     await book.seed(40, {(1, "web"): 0})
     assert 0 < await client.pttl(f"{settings.key_prefix}:stubs:{{40}}") <= 7 * 24 * 3600 * 1000
+
+
+def fanout_settings(settings: RedisSettings) -> RedisSettings:
+    return settings.model_copy(update={"fanout_claim_idle_s": 0.2})
+
+
+def publication(n: int) -> ToUsers:
+    return ToUsers(frame=f'{{"n":{n}}}', frame_type="event", user_ids=[n])
+
+
+def users_of(batch: list[Publication]) -> list[list[int]]:
+    return [p.user_ids for p in batch if isinstance(p, ToUsers)]
+
+
+async def take_batch(queue: RedisFanoutQueue, consumer: str) -> list[Publication]:
+    """One batch, then stop without finishing it (as a worker killed mid-batch would)."""
+    stream = queue.consume(consumer)
+    batch = await anext(stream)
+    return batch
+
+
+async def test_fan_out_entries_of_a_dead_worker_go_to_another(
+    settings: RedisSettings, client: aioredis.Redis
+) -> None:
+    queue = RedisFanoutQueue(client, fanout_settings(settings))
+    assert await queue.oldest_ms() is None
+    await queue.push([publication(n) for n in range(3)])
+    oldest = await queue.oldest_ms()
+    assert oldest is not None
+    assert abs(oldest - int(time.time() * 1000)) < 5000
+    assert users_of(await take_batch(queue, "dead")) == [[0], [1], [2]]
+    await asyncio.sleep(0.3)  # idle past the claim time: the dead worker's are claimable
+    survivor = queue.consume("alive")
+    again = await anext(survivor)
+    assert users_of(again) == [[0], [1], [2]]
+    await queue.push([publication(9)])
+    nxt = await anext(survivor)  # asking for more finishes the first batch
+    assert users_of(nxt) == [[9]]
+    await anext_or_timeout(survivor, 0.8)  # finishes [9]; nothing else is waiting
+    assert await queue.backlog() == 0
+    await survivor.aclose()
+
+
+async def anext_or_timeout(stream: AsyncGenerator[list[Publication], None], wait: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(anext(stream), wait)
+
+
+async def test_an_entry_that_fails_every_worker_is_dropped(
+    settings: RedisSettings, client: aioredis.Redis
+) -> None:
+    queue = RedisFanoutQueue(client, fanout_settings(settings))
+    await queue.push([publication(1)])
+    for attempt in range(MAX_DELIVERIES):
+        await asyncio.sleep(0.25)
+        got = await asyncio.wait_for(take_batch(queue, f"w{attempt}"), 2)
+        assert users_of(got) == [[1]]
+    await asyncio.sleep(0.25)
+    stream = queue.consume("last")
+    await anext_or_timeout(stream, 1.0)  # claims nothing: the entry was dropped
+    assert await queue.backlog() == 0
+    await stream.aclose()
