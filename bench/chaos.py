@@ -789,6 +789,14 @@ def payload(opts: ChaosOptions, outcome: dict[str, Any], cluster: ChaosCluster) 
 # --- command line -----------------------------------------------------------------------
 
 
+def _rate(given: float | None, full: float, short: float, is_short: bool) -> float:
+    """The short run (CI) sends at two thirds of the rates: the same faults and checks, on
+    a machine that also runs everything else it has to."""
+    if given is not None:
+        return given
+    return short if is_short else full
+
+
 def add_chaos_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--duration", "-D", type=float, default=None, help="seconds of traffic (default 300)"
@@ -805,13 +813,22 @@ def add_chaos_args(parser: argparse.ArgumentParser) -> None:
         help="at most this long after the traffic for clients to catch up (default 30, --short 20)",
     )
     parser.add_argument(
-        "--rate", type=float, default=3.0, help="messages/s of each group sender (8 of them)"
+        "--rate",
+        type=float,
+        default=None,
+        help="messages/s of each group sender (8 of them; default 3, --short 2)",
     )
     parser.add_argument(
-        "--private-rate", type=float, default=2.0, help="messages/s of each private sender (8)"
+        "--private-rate",
+        type=float,
+        default=None,
+        help="messages/s of each private sender (8; default 2, --short 1.5)",
     )
     parser.add_argument(
-        "--http-rate", type=float, default=1.5, help="messages/s of each HTTP sender (3)"
+        "--http-rate",
+        type=float,
+        default=None,
+        help="messages/s of each HTTP sender (3; default 1.5, --short 1)",
     )
     parser.add_argument(
         "--seed", type=int, default=None, help="fault order and targets, send jitter"
@@ -873,9 +890,9 @@ def chaos_options(args: argparse.Namespace) -> ChaosOptions:
         gap=args.gap,
         down=args.down,
         stop_for=args.stop_for,
-        group_rate=args.rate,
-        private_rate=args.private_rate,
-        http_rate=args.http_rate,
+        group_rate=_rate(args.rate, 3.0, 2.0, args.short),
+        private_rate=_rate(args.private_rate, 2.0, 1.5, args.short),
+        http_rate=_rate(args.http_rate, 1.5, 1.0, args.short),
         late_after=args.late_after,
         hot_threshold=args.hot_threshold,
         seed=args.seed if args.seed is not None else secrets.randbits(31),
