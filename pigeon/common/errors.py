@@ -139,6 +139,10 @@ class GroupDissolved(PigeonError):
 class RateLimited(PigeonError):
     code, status, default_message = "rate_limited", 429, "too many requests"
 
+    def __init__(self, message: str | None = None, retry_after: int | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
 
 class Unavailable(PigeonError):
     code, status, default_message = "unavailable", 503, "temporarily unavailable"
