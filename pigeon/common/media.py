@@ -91,14 +91,14 @@ def inspect_image(
 
 def _clean(path: Path, fmt: str, image: Image.Image, upright: Image.Image) -> bytes | None:
     """The original without metadata, or None when it had none to remove."""
-    data = path.read_bytes()
+    original = data = path.read_bytes()
     if upright is not image and getattr(image, "n_frames", 1) == 1:
         # The orientation lived in the EXIF that goes: apply it to the pixels.
         data = _encode(upright, fmt, image)
     cleaned = strip_metadata(data, fmt)
     with Image.open(io.BytesIO(cleaned)) as check:
         check.verify()
-    return None if cleaned == path.read_bytes() else cleaned
+    return None if cleaned == original else cleaned
 
 
 def _encode(upright: Image.Image, fmt: str, source: Image.Image) -> bytes:
