@@ -33,6 +33,9 @@ STOP_GRACE_S = 20.0
 # Failures are noticed in seconds, as in the cluster tests: gateways report every 0.5 s
 # and count as dead after 3 s; the janitor looks every 0.5 s.
 FAST_FAILURE_ENV = {
+    # The run registers all its users from one address in seconds.
+    "PIGEON_AUTH__REGISTER_PER_ADDRESS": "1000000",
+    "PIGEON_AUTH__LOGIN_MAX_FAILURES_PER_ADDRESS": "1000000",
     "PIGEON_REDIS__GATEWAY_HEARTBEAT_S": "0.5",
     "PIGEON_REDIS__GATEWAY_TTL_S": "3",
     "PIGEON_REDIS__REGISTRY_TTL_S": "15",

@@ -16,6 +16,7 @@ import structlog
 from pigeon.actions.context import Context
 from pigeon.actions.handoff import Handoffs
 from pigeon.actions.publisher import Publisher
+from pigeon.actions.throttle import Limiter, MemoryLimiter
 from pigeon.bus.fanout_queue import FanoutQueue, MemoryFanoutQueue
 from pigeon.bus.memory import (
     MemoryConnections,
@@ -107,6 +108,7 @@ async def build_runtime(
     notices: NoticeBook
     queue: DeliveryQueue
     fanout: FanoutQueue
+    limiter: Limiter
     closers: list[object] = []
     if settings.clustered:
         from pigeon.bus.redis_bus import connect_redis_bus
@@ -114,12 +116,14 @@ async def build_runtime(
         bus = await connect_redis_bus(settings)
         connections, presence_book, directory = bus.connections, bus.presence, bus.directory
         notices, queue, fanout = bus.notices, bus.queue, bus.fanout
+        limiter = bus.limiter
         closers.append(bus.closer)
     else:
         memory_connections = MemoryConnections()
         connections, presence_book = memory_connections, MemoryPresenceBook(memory_connections)
         directory, notices = MemoryGatewayDirectory(), MemoryNoticeBook()
         queue, fanout = MemoryQueue(), MemoryFanoutQueue()
+        limiter = MemoryLimiter()
     router = Router(connections, queue)
     handoffs = Handoffs(db)
     ctx = Context(
@@ -132,6 +136,7 @@ async def build_runtime(
         router=router,
         publisher=Publisher(router, fanout, handoffs),
         handoffs=handoffs,
+        limiter=limiter,
     )
     metrics = Metrics()
     gateway = None

@@ -16,7 +16,7 @@ from pigeon.client import PigeonClient
 from tests.cluster.harness import ClusterProcess, start_cluster
 from tests.harness import ServerProcess, start_embedded
 
-PASSWORD = "Passw0rd!"
+PASSWORD = "Tawny-Otter-Lamp-42"
 MakeClient = Callable[..., Awaitable[PigeonClient]]
 
 

@@ -13,6 +13,14 @@ from pathlib import Path
 
 import httpx
 
+# Test suites register, log in and upload from 127.0.0.1 much faster than people do; the
+# per-address and per-user brakes have tests of their own (which set these lower).
+TEST_LIMITS = {
+    "PIGEON_AUTH__REGISTER_PER_ADDRESS": "1000000",
+    "PIGEON_AUTH__LOGIN_MAX_FAILURES_PER_ADDRESS": "1000000",
+    "PIGEON_UPLOADS__RATE_PER_USER": "1000000",
+}
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -70,7 +78,7 @@ def start_embedded(
     port = free_port()
     data_dir = data_dir or Path(tempfile.mkdtemp(prefix="pigeon-test-"))
     log_path = data_dir / "server.log"
-    full_env = {**os.environ, **(env or {})}
+    full_env = {**os.environ, **TEST_LIMITS, **(env or {})}
     with log_path.open("ab") as log:
         process = subprocess.Popen(
             [

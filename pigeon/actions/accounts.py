@@ -10,8 +10,10 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
+from zxcvbn import zxcvbn
 
 from pigeon.actions.context import Context
+from pigeon.actions.throttle import take
 from pigeon.actions.tokens import (
     AccessClaims,
     hash_refresh_token,
@@ -53,27 +55,52 @@ class Tokens:
     session_id: str
 
 
-def check_password_strength(password: str, username: str, min_length: int) -> None:
+# zxcvbn's work grows with the length; past this many characters a password is long enough
+# that its start alone decides.
+_SCORED_CHARS = 64
+
+
+def check_password_strength(
+    password: str, username: str, min_length: int, min_score: int = 3
+) -> None:
+    """Refuse short passwords, and those zxcvbn estimates guessable (common passwords,
+    keyboard walks, dictionary words with predictable changes, the username)."""
     if len(password) < min_length:
         raise WeakPassword(f"the password needs at least {min_length} characters")
     if len(password) > 256:
         raise WeakPassword("the password is longer than 256 characters")
-    classes = sum(
-        bool(re.search(pattern, password))
-        for pattern in (r"[a-z]", r"[A-Z]", r"[0-9]", r"[^A-Za-z0-9]")
-    )
-    if classes < 2:
-        raise WeakPassword("mix at least two of: lower case, upper case, digits, symbols")
     if password.lower() == username.lower():
         raise WeakPassword("the password must differ from the username")
+    if min_score <= 0:
+        return
+    result = zxcvbn(password[:_SCORED_CHARS], user_inputs=[username, "pigeon"])
+    if int(result["score"]) < min_score:
+        feedback = result.get("feedback") or {}
+        why = str(feedback.get("warning") or "").strip() or "This password is easy to guess."
+        hints = " ".join(str(s) for s in feedback.get("suggestions") or [])
+        raise WeakPassword(f"the password is too easy to guess: {why} {hints}".strip())
 
 
 async def register_user(
-    ctx: Context, username: str, password: str, nickname: str = "", device: str = "web"
+    ctx: Context,
+    username: str,
+    password: str,
+    nickname: str = "",
+    device: str = "web",
+    address: str = "",
 ) -> Tokens:
+    """Create an account; one client address may register only so many per window."""
     if not USERNAME.match(username):
         raise InvalidRequest("usernames are 3-32 letters, digits, '_', '.' or '-'")
-    check_password_strength(password, username, ctx.settings.auth.min_password_length)
+    auth = ctx.settings.auth
+    check_password_strength(password, username, auth.min_password_length, auth.min_password_score)
+    await take(
+        ctx.limiter,
+        f"register:{address}",
+        auth.register_per_address,
+        auth.register_window_s,
+        "registrations from this address",
+    )
     password_hash = await asyncio.to_thread(_hasher.hash, password)
     now = now_ms()
     try:
@@ -95,17 +122,35 @@ async def register_user(
 async def login_user(
     ctx: Context, username: str, password: str, device: str = "web", address: str = ""
 ) -> Tokens:
-    """Log in; ten wrong passwords for one account from one address pause that pair."""
-    wait = ctx.login_throttle.retry_after(username, address)
-    if wait > 0:
-        raise RateLimited(f"too many failed logins; try again in {int(wait) + 1} s")
-    async with ctx.db.read() as conn:
-        row = await store.find_user_by_username(conn, username)
-    stored_hash = row["password_hash"] if row is not None else _DUMMY_HASH
-    if not await asyncio.to_thread(_verify_password, stored_hash, password) or row is None:
-        ctx.login_throttle.failed(username, address)
+    """Log in. Too many failures for one account, or from one client address, pause it.
+
+    Each attempt is counted before its password is checked (one atomic step, shared by a
+    cluster's servers), and a good one is taken back: concurrent guesses cannot all be
+    evaluated before the first of them is counted.
+    """
+    auth = ctx.settings.auth
+    keys = [
+        (f"login:account:{username.lower()}", auth.login_max_failures),
+        (f"login:address:{address}", auth.login_max_failures_per_address),
+    ]
+    counted: list[str] = []
+    try:
+        for key, limit in keys:
+            counted.append(key)
+            await take(ctx.limiter, key, limit, auth.login_window_s, "failed logins")
+        async with ctx.db.read() as conn:
+            row = await store.find_user_by_username(conn, username)
+        stored_hash = row["password_hash"] if row is not None else _DUMMY_HASH
+        good = await asyncio.to_thread(_verify_password, stored_hash, password)
+    except RateLimited:
+        # A refused attempt was not evaluated: it does not hold the other key's count up.
+        for key in counted[:-1]:
+            await ctx.limiter.refund(key)
+        raise
+    if not good or row is None:
         raise WrongPassword()
-    ctx.login_throttle.succeeded(username, address)
+    for key in counted:
+        await ctx.limiter.refund(key)
     async with ctx.transaction() as (conn, _):
         return await _open_session(ctx, conn, row["id"], _device(device), now_ms())
 
@@ -152,7 +197,10 @@ async def change_password(
         raise NotFound("no such user")
     if not await asyncio.to_thread(_verify_password, row["password_hash"], old_password):
         raise WrongPassword("the current password is wrong")
-    check_password_strength(new_password, row["username"], ctx.settings.auth.min_password_length)
+    auth = ctx.settings.auth
+    check_password_strength(
+        new_password, row["username"], auth.min_password_length, auth.min_password_score
+    )
     new_hash = await asyncio.to_thread(_hasher.hash, new_password)
     now = now_ms()
     async with ctx.transaction() as (conn, _):
@@ -170,6 +218,9 @@ async def authenticate(ctx: Context, token: str) -> tuple[AccessClaims, User]:
         session = await store.find_session(conn, claims.session_id)
         if session is None or session["revoked_at"] is not None:
             raise Unauthorized("the session was revoked")
+        if session["user_id"] != claims.user_id:
+            # A token naming another user's session: forged, or signed with a leaked key.
+            raise Unauthorized("the session does not belong to this token's user")
         found = await store.get_users(conn, [claims.user_id])
     if claims.user_id not in found:
         raise Unauthorized("no such user")

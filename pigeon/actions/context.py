@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -10,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from pigeon.actions.handoff import Handoffs
 from pigeon.actions.publisher import Publisher
-from pigeon.actions.throttle import LoginThrottle
+from pigeon.actions.throttle import Limiter, MemoryLimiter
 from pigeon.bus.notices import NoticeBook
 from pigeon.bus.publication import Publication, to_users
 from pigeon.bus.registry import Connections, GatewayDirectory, PresenceBook
@@ -48,7 +49,9 @@ class Context:
     router: Router
     publisher: Publisher
     handoffs: Handoffs
-    login_throttle: LoginThrottle = field(default_factory=LoginThrottle)
+    limiter: Limiter = field(default_factory=MemoryLimiter)
+    # Image decodes running at once in this process (uploads.max_concurrent_decodes).
+    decode_slots: asyncio.Semaphore | None = None
     notice_outage: Outage = field(default_factory=lambda: Outage("notice_book"))
 
     @asynccontextmanager

@@ -1,48 +1,71 @@
-"""Password guessing: too many failed logins for one account from one address pause it.
+"""Rate limits that count attempts atomically: logins, registrations, uploads.
 
-Kept in the memory of each API server (a cluster's servers each count their own share): it
-is a brake on guessing, not an account lock — the owner can still log in from elsewhere,
-and the pause ends by itself.
+Every limit is a fixed window per key: the first attempt opens a window of ``window_s``
+seconds, and each attempt (including the one being decided) is counted *before* the work
+it guards, in one step, so concurrent attempts cannot all pass a check made before any of
+them was counted. Embedded servers count in memory; in a cluster every API server counts
+in Redis (:mod:`pigeon.bus.redis_limits`), so the limits hold across servers.
+
+A limiter that cannot reach its store lets attempts through (logged once per outage): a
+brake must not take logins down with Redis.
 """
 
 from __future__ import annotations
 
+import math
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
+
+from pigeon.common.errors import RateLimited
 
 MAX_TRACKED = 100_000
 
 
+class Limiter(Protocol):
+    async def hit(self, key: str, window_s: float) -> tuple[int, float]:
+        """Count one attempt; return the attempts in the key's window (this one included)
+        and the seconds until that window ends."""
+        ...
+
+    async def refund(self, key: str) -> None:
+        """Take back one counted attempt (it turned out not to count, e.g. a good login)."""
+        ...
+
+
 @dataclass
-class LoginThrottle:
-    """At most ``max_failures`` failed logins per (username, address) within ``window_s``;
-    past that, attempts are refused for the rest of the window."""
+class MemoryLimiter:
+    """:class:`Limiter` in this process's memory (embedded mode, tests)."""
 
-    max_failures: int = 10
-    window_s: float = 300.0
-    _failures: OrderedDict[tuple[str, str], list[float]] = field(default_factory=OrderedDict)
+    clock: Callable[[], float] = field(default_factory=lambda: time.monotonic)
+    _windows: OrderedDict[str, tuple[float, int]] = field(default_factory=OrderedDict)
 
-    def retry_after(self, username: str, address: str, now: float | None = None) -> float:
-        """Seconds until this pair may try again; 0 when it may try now."""
-        now = time.monotonic() if now is None else now
-        recent = self._recent((username.lower(), address), now)
-        if len(recent) < self.max_failures:
-            return 0.0
-        return max(0.0, recent[0] + self.window_s - now)
+    async def hit(self, key: str, window_s: float) -> tuple[int, float]:
+        # No await between reading and writing: atomic on the event loop.
+        now = self.clock()
+        ends, count = self._windows.get(key, (0.0, 0))
+        if ends <= now:
+            ends, count = now + window_s, 0
+        count += 1
+        self._windows[key] = (ends, count)
+        self._windows.move_to_end(key)
+        while len(self._windows) > MAX_TRACKED:
+            self._windows.popitem(last=False)
+        return count, ends - now
 
-    def failed(self, username: str, address: str, now: float | None = None) -> None:
-        now = time.monotonic() if now is None else now
-        key = (username.lower(), address)
-        recent = self._recent(key, now)
-        recent.append(now)
-        self._failures[key] = recent
-        self._failures.move_to_end(key)
-        while len(self._failures) > MAX_TRACKED:
-            self._failures.popitem(last=False)
+    async def refund(self, key: str) -> None:
+        found = self._windows.get(key)
+        if found is not None and found[1] > 0:
+            self._windows[key] = (found[0], found[1] - 1)
 
-    def succeeded(self, username: str, address: str) -> None:
-        self._failures.pop((username.lower(), address), None)
 
-    def _recent(self, key: tuple[str, str], now: float) -> list[float]:
-        return [t for t in self._failures.get(key, []) if now - t < self.window_s]
+async def take(limiter: Limiter, key: str, limit: int, window_s: float, what: str) -> None:
+    """Count an attempt against ``limit`` per ``window_s``; :class:`RateLimited` past it."""
+    if limit <= 0:
+        return
+    count, wait = await limiter.hit(key, window_s)
+    if count > limit:
+        seconds = max(1, math.ceil(wait))
+        raise RateLimited(f"too many {what}; try again in {seconds} s", retry_after=seconds)

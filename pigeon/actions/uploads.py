@@ -10,9 +10,10 @@ from pathlib import Path
 from typing import Any, BinaryIO, Literal
 
 from pigeon.actions.context import Context
+from pigeon.actions.throttle import take
 from pigeon.common.clock import now_ms
-from pigeon.common.errors import InvalidRequest, NotFound, PayloadTooLarge
-from pigeon.common.media import AUDIO_MIMES, inspect_image
+from pigeon.common.errors import InvalidRequest, NotFound, PayloadTooLarge, Unavailable
+from pigeon.common.media import AUDIO_MIMES, ImageInfo, inspect_image
 from pigeon.common.models import Upload
 from pigeon.storage import uploads as store
 from pigeon.storage.files import FileStore
@@ -33,10 +34,13 @@ async def store_upload(
     source: BinaryIO,
 ) -> Upload:
     """Keep an uploaded file; images are decoded and thumbnailed, or refused."""
+    limits = ctx.settings.uploads
+    await take(
+        ctx.limiter, f"upload:{owner_id}", limits.rate_per_user, limits.rate_window_s, "uploads"
+    )
     name = (Path(name).name or "file")[:255]
     upload_id = secrets.token_hex(16)
     files = file_store(ctx)
-    limits = ctx.settings.uploads
     path = await asyncio.to_thread(files.save, upload_id, source)
     try:
         size = path.stat().st_size
@@ -47,10 +51,11 @@ async def store_upload(
         width = height = None
         mime = content_type.split(";")[0].strip().lower() or "application/octet-stream"
         if kind == "image":
-            info = await asyncio.to_thread(
-                inspect_image, path, limits.max_image_pixels, limits.thumbnail_px
-            )
+            info = await _decode(ctx, path)
             await asyncio.to_thread(files.save_bytes, upload_id, info.thumbnail, thumbnail=True)
+            if info.cleaned is not None:
+                await asyncio.to_thread(files.save_bytes, upload_id, info.cleaned)
+                size = len(info.cleaned)
             mime, width, height = info.mime, info.width, info.height
         elif kind == "voice" and mime not in AUDIO_MIMES:
             raise InvalidRequest(f"voice clips must be one of {', '.join(sorted(AUDIO_MIMES))}")
@@ -74,6 +79,30 @@ async def store_upload(
         files.remove(upload_id)
         raise
     return _describe(upload_id, kind, name, mime, size, width, height)
+
+
+async def _decode(ctx: Context, path: Path) -> ImageInfo:
+    """Decode in a thread, at most ``max_concurrent_decodes`` at once in this process: each
+    decode may take ``max_decode_bytes``, so together they stay within a known bound."""
+    limits = ctx.settings.uploads
+    if ctx.decode_slots is None:
+        ctx.decode_slots = asyncio.Semaphore(limits.max_concurrent_decodes)
+    slots = ctx.decode_slots
+    try:
+        await asyncio.wait_for(slots.acquire(), limits.decode_wait_s)
+    except TimeoutError:
+        raise Unavailable("the server is busy decoding other images; try again") from None
+    try:
+        return await asyncio.to_thread(
+            inspect_image,
+            path,
+            limits.max_image_pixels,
+            limits.thumbnail_px,
+            limits.max_decode_bytes,
+            limits.strip_metadata,
+        )
+    finally:
+        slots.release()
 
 
 async def find_upload(ctx: Context, upload_id: str) -> tuple[Upload, Path, Path | None]:

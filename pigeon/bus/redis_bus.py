@@ -10,6 +10,7 @@ import structlog
 from pigeon.bus.redis_connections import RedisConnections
 from pigeon.bus.redis_fanout import RedisFanoutQueue
 from pigeon.bus.redis_gateways import RedisGatewayDirectory
+from pigeon.bus.redis_limits import RedisLimiter
 from pigeon.bus.redis_notices import RedisNoticeBook
 from pigeon.bus.redis_presence import RedisPresenceBook
 from pigeon.bus.redis_queue import RedisQueue
@@ -58,6 +59,7 @@ class RedisBus:
     notices: RedisNoticeBook
     queue: RedisQueue
     fanout: RedisFanoutQueue
+    limiter: RedisLimiter
     closer: RedisCloser
 
 
@@ -77,5 +79,6 @@ async def connect_redis_bus(settings: Settings) -> RedisBus:
         notices=RedisNoticeBook(client, r),
         queue=RedisQueue(client, r),
         fanout=RedisFanoutQueue(client, r),
+        limiter=RedisLimiter(client, r),
         closer=RedisCloser(client),
     )

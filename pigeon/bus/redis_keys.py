@@ -14,6 +14,7 @@ every script touches keys of one slot only)::
     P:unread:{<gw>}      stream  the gateway's delivery queue                       redis_queue
     P:fanout             stream  publications for the fan-out workers              redis_fanout
     P:stubs:{<conv>}     hash  hot-group read stubs                                 redis_notices
+    P:limit:{<hash>}     string  attempts in a rate-limit window (expires with it)  redis_limits
 
 Everything here can be rebuilt: gateways re-register their sockets when Redis lost them,
 sequence numbers and hand-offs live in the database.

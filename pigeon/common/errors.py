@@ -8,6 +8,7 @@ status, the gateway sends it in an ``error`` frame. The tree::
     │   ├── WeakPassword (weak_password, 422)
     │   ├── InvalidImage (invalid_image, 422)
     │   └── PayloadTooLarge (payload_too_large, 413)
+    │       └── ImageTooLarge (image_too_large, 413)
     ├── Unauthorized (unauthorized, 401)
     │   ├── WrongPassword (wrong_password, 401)
     │   └── InvalidRefreshToken (invalid_refresh_token, 401)
@@ -59,6 +60,10 @@ class InvalidImage(InvalidRequest):
 
 class PayloadTooLarge(InvalidRequest):
     code, status, default_message = "payload_too_large", 413, "the payload is too large"
+
+
+class ImageTooLarge(PayloadTooLarge):
+    code, default_message = "image_too_large", "the image would take too much memory to decode"
 
 
 class Unauthorized(PigeonError):
@@ -138,6 +143,10 @@ class GroupDissolved(PigeonError):
 
 class RateLimited(PigeonError):
     code, status, default_message = "rate_limited", 429, "too many requests"
+
+    def __init__(self, message: str | None = None, retry_after: int | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class Unavailable(PigeonError):

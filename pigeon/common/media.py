@@ -1,7 +1,13 @@
 """What an uploaded file is: decoded images with their size and a thumbnail, audio by type.
 
-Image decoding is bounded: Pillow refuses images over ``max_pixels`` (decompression bombs)
-and anything it cannot fully decode is not an image.
+Image decoding is bounded before it starts: Pillow refuses images over ``max_pixels``
+(decompression bombs), and images whose decoded pixels would take more than
+``max_decode_bytes`` (width x height x the bytes Pillow keeps per pixel) are refused
+with ``image_too_large``. Callers bound how many decodes run at once. Anything Pillow
+cannot fully decode is not an image.
+
+Originals lose their identifying metadata (:mod:`pigeon.common.metadata`); an EXIF
+orientation is applied to the pixels first, so the picture still shows the right way up.
 """
 
 from __future__ import annotations
@@ -11,14 +17,19 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps, JpegImagePlugin, UnidentifiedImageError
 
-from pigeon.common.errors import InvalidImage
+from pigeon.common.errors import ImageTooLarge, InvalidImage
+from pigeon.common.metadata import strip_metadata
 
 IMAGE_MIMES = {"PNG": "image/png", "JPEG": "image/jpeg", "GIF": "image/gif", "WEBP": "image/webp"}
 AUDIO_MIMES = frozenset(
     {"audio/webm", "audio/ogg", "audio/mpeg", "audio/mp4", "audio/aac", "audio/wav", "audio/x-wav"}
 )
+# Bytes per pixel in Pillow's memory, by mode (anything else: 4, as RGB, RGBA, I and F).
+_MODE_BYTES = {"1": 1, "L": 1, "P": 1, "I;16": 2, "I;16B": 2, "I;16L": 2}
+_ORIENTATION = 0x0112
+MIB = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -27,26 +38,50 @@ class ImageInfo:
     width: int
     height: int
     thumbnail: bytes
+    # The original without its metadata, when that differs from the file as uploaded.
+    cleaned: bytes | None = None
 
 
-def inspect_image(path: Path, max_pixels: int, thumbnail_px: int) -> ImageInfo:
-    """Decode the image fully, or raise :class:`InvalidRequest` with code ``invalid_image``."""
+def decoded_bytes(width: int, height: int, mode: str) -> int:
+    """The memory the decoded pixels of one frame take."""
+    return width * height * _MODE_BYTES.get(mode, 4)
+
+
+def inspect_image(
+    path: Path,
+    max_pixels: int,
+    thumbnail_px: int,
+    max_decode_bytes: int = 128 * MIB,
+    strip: bool = True,
+) -> ImageInfo:
+    """Decode the image fully, or raise :class:`InvalidImage` (``invalid_image``) or
+    :class:`ImageTooLarge` (``image_too_large``)."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(path) as probe:
                 if probe.width * probe.height > max_pixels:
                     raise InvalidImage(f"images are limited to {max_pixels} pixels")
+                need = decoded_bytes(probe.width, probe.height, probe.mode)
+                if need > max_decode_bytes:
+                    raise ImageTooLarge(
+                        f"decoding this {probe.width}x{probe.height} image would take "
+                        f"{need // MIB} MiB; images may take {max_decode_bytes // MIB} MiB"
+                    )
                 fmt = probe.format or ""
                 probe.verify()
+            mime = IMAGE_MIMES.get(fmt)
+            if mime is None:
+                raise InvalidImage(f"{fmt or 'this'} images are not supported")
             with Image.open(path) as image:
                 image.load()
-                mime = IMAGE_MIMES.get(fmt)
-                if mime is None:
-                    raise InvalidImage(f"{fmt or 'this'} images are not supported")
-                width, height = image.size
-                return ImageInfo(mime, width, height, _thumbnail(image, thumbnail_px))
-    except InvalidImage:
+                orientation = image.getexif().get(_ORIENTATION, 1)
+                upright = ImageOps.exif_transpose(image) if orientation != 1 else image
+                width, height = upright.size
+                thumbnail = _thumbnail(upright, thumbnail_px)
+                cleaned = _clean(path, fmt, image, upright) if strip else None
+            return ImageInfo(mime, width, height, thumbnail, cleaned)
+    except (InvalidImage, ImageTooLarge):
         raise
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise InvalidImage(f"not a readable image: {exc}") from None
@@ -54,9 +89,36 @@ def inspect_image(path: Path, max_pixels: int, thumbnail_px: int) -> ImageInfo:
         raise InvalidImage("the image is too large to decode") from None
 
 
+def _clean(path: Path, fmt: str, image: Image.Image, upright: Image.Image) -> bytes | None:
+    """The original without metadata, or None when it had none to remove."""
+    original = data = path.read_bytes()
+    if upright is not image and getattr(image, "n_frames", 1) == 1:
+        # The orientation lived in the EXIF that goes: apply it to the pixels.
+        data = _encode(upright, fmt, image)
+    cleaned = strip_metadata(data, fmt)
+    with Image.open(io.BytesIO(cleaned)) as check:
+        check.verify()
+    return None if cleaned == original else cleaned
+
+
+def _encode(upright: Image.Image, fmt: str, source: Image.Image) -> bytes:
+    out = io.BytesIO()
+    upright.info = {}  # nothing of the original's metadata is carried over
+    icc = source.info.get("icc_profile")
+    options: dict[str, object] = {"icc_profile": icc} if icc else {}
+    if fmt == "JPEG":
+        # The original's quantisation and subsampling: as close to it as re-encoding gets.
+        options["qtables"] = getattr(source, "quantization", None) or None
+        sampling = JpegImagePlugin.get_sampling(source)
+        options["subsampling"] = sampling if sampling >= 0 else 0
+    elif fmt == "WEBP":
+        options["quality"] = 90
+    upright.save(out, fmt, **options)
+    return out.getvalue()
+
+
 def _thumbnail(image: Image.Image, size: int) -> bytes:
-    frame = ImageOps.exif_transpose(image) or image
-    frame = frame.convert("RGBA") if frame.mode in ("P", "LA", "RGBA") else frame.convert("RGB")
+    frame = image.convert("RGBA") if image.mode in ("P", "LA", "RGBA") else image.convert("RGB")
     frame.thumbnail((size, size))
     if frame.mode == "RGBA":
         background = Image.new("RGB", frame.size, (255, 255, 255))

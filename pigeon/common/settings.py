@@ -80,12 +80,27 @@ class WorkerSettings(BaseModel):
 
 
 class AuthSettings(BaseModel):
-    """Token lifetimes and the signing key (generated into the data dir when empty)."""
+    """Token lifetimes, the signing key (generated into the data dir when empty), password
+    rules and the brakes on guessing and mass registration.
+
+    Passwords need ``min_password_length`` characters and a zxcvbn strength score of at
+    least ``min_password_score`` (0-4; 3 is "safely unguessable"). Logins for one account
+    are paused after ``login_max_failures`` failures within ``login_window_s``, and logins
+    from one client address after ``login_max_failures_per_address``. One address may
+    register ``register_per_address`` accounts per ``register_window_s``. A limit of 0 turns
+    it off. In a cluster the counts are shared through Redis.
+    """
 
     secret_key: str = ""
     access_token_ttl_s: int = 900
     refresh_token_ttl_s: int = 30 * 24 * 3600
     min_password_length: int = 8
+    min_password_score: int = Field(default=3, ge=0, le=4)
+    login_max_failures: int = 10
+    login_max_failures_per_address: int = 100
+    login_window_s: float = 300.0
+    register_per_address: int = 10
+    register_window_s: float = 3600.0
     service_keys: list[str] = Field(default_factory=list)
 
 
@@ -128,7 +143,17 @@ class UploadSettings(BaseModel):
     directory: Path | None = None
     max_bytes: int = 25 * 1024 * 1024
     max_image_pixels: int = 40_000_000
+    # Memory one decoded image may take (width x height x bytes per pixel), and how many
+    # images one process decodes at once; an upload waits ``decode_wait_s`` for a slot.
+    max_decode_bytes: int = 128 * 1024 * 1024
+    max_concurrent_decodes: int = Field(default=2, ge=1)
+    decode_wait_s: float = 10.0
     thumbnail_px: int = 320
+    # Remove EXIF (GPS position, camera serial), XMP, IPTC and comments from originals.
+    strip_metadata: bool = True
+    # Uploads one user may make per ``rate_window_s`` (0: no limit).
+    rate_per_user: int = 60
+    rate_window_s: float = 60.0
 
 
 class Settings(BaseSettings):

@@ -8,7 +8,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from pigeon.common.errors import PigeonError
+from pigeon.common.errors import PigeonError, RateLimited
 
 log = structlog.get_logger(__name__)
 
@@ -32,7 +32,10 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(PigeonError)
     async def _pigeon(request: Request, exc: PigeonError) -> JSONResponse:
         log.info("request_refused", path=request.url.path, code=exc.code, status=exc.status)
-        return error_response(exc.status, exc.code, exc.message)
+        response = error_response(exc.status, exc.code, exc.message)
+        if isinstance(exc, RateLimited) and exc.retry_after:
+            response.headers["Retry-After"] = str(exc.retry_after)
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -13,15 +13,18 @@ from typing import cast
 import pytest
 import redis.asyncio as aioredis
 
+from pigeon.actions.throttle import take as take_attempt
 from pigeon.bus.delivery import Delivery, Location
 from pigeon.bus.publication import Publication, ToUsers
 from pigeon.bus.redis_connections import RedisConnections
 from pigeon.bus.redis_fanout import MAX_DELIVERIES, RedisFanoutQueue
 from pigeon.bus.redis_gateways import RedisGatewayDirectory
+from pigeon.bus.redis_limits import RedisLimiter
 from pigeon.bus.redis_notices import RedisNoticeBook
 from pigeon.bus.redis_presence import RedisPresenceBook
 from pigeon.bus.redis_queue import RedisQueue
 from pigeon.bus.registry import GatewayInfo
+from pigeon.common.errors import RateLimited
 from pigeon.common.settings import RedisSettings
 from tests.cluster.harness import REDIS_URL, delete_redis_prefix, require_services
 from tests.notice_scenarios import SCENARIOS, Scenario
@@ -277,3 +280,34 @@ async def test_an_entry_that_fails_every_worker_is_dropped(
     await anext_or_timeout(stream, 1.0)  # claims nothing: the entry was dropped
     assert await queue.backlog() == 0
     await stream.aclose()
+
+
+async def test_rate_limits_are_shared_and_counted_atomically(
+    settings: RedisSettings, client: aioredis.Redis
+) -> None:
+    # Two API servers, each with its own limiter on the same Redis.
+    servers = [RedisLimiter(client, settings), RedisLimiter(client, settings)]
+
+    async def attempt(n: int) -> bool:
+        try:
+            await take_attempt(servers[n % 2], "login:account:ann", 10, 60, "failed logins")
+        except RateLimited:
+            return False
+        return True
+
+    results = await asyncio.gather(*(attempt(n) for n in range(40)))
+    assert sum(results) == 10
+    count, left = await servers[0].hit("login:account:ann", 60)
+    assert count == 41
+    assert 0 < left <= 60
+    await servers[1].refund("login:account:bob")  # nothing to refund: no key appears
+    assert await client.exists(servers[1].key("login:account:bob")) == 0
+
+
+async def test_a_limiter_without_redis_lets_attempts_through(settings: RedisSettings) -> None:
+    down = aioredis.Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.2)
+    limiter = RedisLimiter(down, settings)
+    for _ in range(3):
+        await take_attempt(limiter, "k", 1, 60, "tries")
+    assert limiter.outage.active
+    await down.aclose()

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
+import time
 from collections.abc import Awaitable
 
 import httpx
+import jwt
 import pytest
+from websockets.asyncio.client import connect
 
+from pigeon.actions.tokens import issue_access_token
 from pigeon.client import ApiError, PigeonClient
 from tests.conftest import PASSWORD, MakeClient, unique_name
-from tests.harness import ServerProcess
+from tests.harness import ServerProcess, start_embedded
 
 pytestmark = pytest.mark.asyncio
 
@@ -88,14 +94,16 @@ async def test_change_password_revokes_other_sessions(make_client: MakeClient) -
     phone = await make_client(login_as=web, device="mobile")
     claims_before = web.access_token
     await web.request(
-        "POST", "/auth/password", json={"old_password": PASSWORD, "new_password": "N3w-password"}
+        "POST",
+        "/auth/password",
+        json={"old_password": PASSWORD, "new_password": "Fresh-Kestrel-Path-9"},
     )
     kicked = await phone.wait_for(lambda f: f["type"] == "kicked", timeout=5)
     assert kicked["reason"] == "session_revoked"
     assert web.access_token == claims_before
     await web.request("GET", "/users/me")
     await expect_error(401, "wrong_password", web.login(web.user["username"], PASSWORD))
-    await web.login(web.user["username"], "N3w-password")
+    await web.login(web.user["username"], "Fresh-Kestrel-Path-9")
     await expect_error(
         401,
         "wrong_password",
@@ -142,3 +150,99 @@ async def test_password_guessing_is_paused(server: ServerProcess) -> None:
         error = await expect_error(429, "rate_limited", victim.login(name, PASSWORD))
         assert "try again" in error.message
         await other.login(other.user["username"], PASSWORD)  # other accounts are not slowed
+
+
+async def test_concurrent_wrong_logins_are_counted_before_they_are_checked(
+    server: ServerProcess,
+) -> None:
+    async with PigeonClient(server.http_url) as victim:
+        name = unique_name("c")
+        await victim.register(name, PASSWORD)
+        async with httpx.AsyncClient(base_url=server.http_url + "/api/v1", timeout=30) as http:
+            responses = await asyncio.gather(
+                *(
+                    http.post("/auth/login", json={"username": name, "password": f"Guess-{i}-x"})
+                    for i in range(40)
+                )
+            )
+        statuses = sorted(r.status_code for r in responses)
+        # Ten are evaluated (the default brake), the rest refused without a check.
+        assert statuses == [401] * 10 + [429] * 30, statuses
+        refused = next(r for r in responses if r.status_code == 429)
+        assert refused.json()["error"]["code"] == "rate_limited"
+        assert int(refused.headers["retry-after"]) > 0
+        await expect_error(429, "rate_limited", victim.login(name, PASSWORD))
+
+
+@pytest.mark.parametrize("password", ["Password1", "qwerty123", "Passw0rd", "password1"])
+async def test_common_passwords_are_refused_saying_why(
+    server: ServerProcess, password: str
+) -> None:
+    async with PigeonClient(server.http_url) as client:
+        error = await expect_error(422, "weak_password", client.register(unique_name(), password))
+        assert "easy to guess" in error.message
+        assert "common" in error.message
+        await client.register(unique_name(), PASSWORD)
+        await expect_error(
+            422,
+            "weak_password",
+            client.request(
+                "POST", "/auth/password", json={"old_password": PASSWORD, "new_password": password}
+            ),
+        )
+
+
+async def test_registration_and_guessing_are_limited_per_address() -> None:
+    # A server of its own: the shared one lifts the per-address limits for the suites.
+    limited = start_embedded(
+        {
+            "PIGEON_AUTH__REGISTER_PER_ADDRESS": "3",
+            "PIGEON_AUTH__LOGIN_MAX_FAILURES_PER_ADDRESS": "12",
+        }
+    )
+    try:
+        with httpx.Client(base_url=limited.http_url + "/api/v1") as http:
+            codes = [
+                http.post(
+                    "/auth/register", json={"username": unique_name(), "password": PASSWORD}
+                ).status_code
+                for _ in range(5)
+            ]
+            assert codes == [201, 201, 201, 429, 429]
+            refused = http.post(
+                "/auth/register", json={"username": unique_name(), "password": PASSWORD}
+            )
+            assert refused.json()["error"]["code"] == "rate_limited"
+            assert "registrations" in refused.json()["error"]["message"]
+            assert int(refused.headers["retry-after"]) > 3000
+            # Guesses spread over many accounts from one address are braked too.
+            guesses = [
+                http.post(
+                    "/auth/login", json={"username": unique_name(), "password": "Wrong-guess-7"}
+                ).status_code
+                for _ in range(14)
+            ]
+            assert guesses == [401] * 12 + [429] * 2
+    finally:
+        limited.stop()
+    assert "Traceback" not in limited.log()
+
+
+async def test_a_token_naming_another_users_session_is_refused(
+    make_client: MakeClient, server: ServerProcess
+) -> None:
+    alice = await make_client(connect=False)
+    mallory = await make_client(connect=False)
+    secret = (server.data_dir / "secret.key").read_text().strip()
+    alice_claims = jwt.decode(alice.access_token, secret, algorithms=["HS256"])
+    now = int(time.time())
+    forged = issue_access_token(secret, mallory.user_id, alice_claims["sid"], "web", now, ttl_s=600)
+    async with httpx.AsyncClient(base_url=server.http_url + "/api/v1") as http:
+        response = await http.get("/users/me", headers={"Authorization": f"Bearer {forged}"})
+    assert (response.status_code, response.json()["error"]["code"]) == (401, "unauthorized")
+    # Over the socket too.
+    async with connect(server.ws_url) as ws:
+        await ws.send(json.dumps({"type": "auth", "token": forged, "device": "web"}))
+        reply = json.loads(await asyncio.wait_for(ws.recv(), 5))
+    assert (reply["type"], reply["code"]) == ("error", "unauthorized")
+    await alice.request("GET", "/users/me")  # the real owner is unaffected

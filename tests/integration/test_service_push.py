@@ -17,7 +17,7 @@ import pytest
 from pigeon.client import ApiError, PigeonClient, ServiceClient
 from tests.harness import start_embedded
 
-PASSWORD = "Passw0rd!"
+PASSWORD = "Tawny-Otter-Lamp-42"
 SERVICE_KEY = "svc-" + secrets.token_urlsafe(24)
 OTHER_KEY = "svc-" + secrets.token_urlsafe(24)
 Make = Callable[..., Awaitable[PigeonClient]]

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import io
+import zlib
 
 import httpx
 import pytest
 from PIL import Image
 
 from pigeon.client import ApiError, PigeonClient
-from tests.conftest import MakeClient
+from tests.conftest import PASSWORD, MakeClient, unique_name
+from tests.harness import start_embedded
 from tests.helpers import make_friends
 
 pytestmark = pytest.mark.asyncio
@@ -148,3 +150,71 @@ async def test_attachment_facts_come_from_the_upload(make_client: MakeClient) ->
     with pytest.raises(ApiError) as caught:
         await alice.send("voice", voice_as_image, conversation_id=conversation)
     assert "not a voice" in caught.value.message
+
+
+def png_header_only(width: int, height: int) -> bytes:
+    """A PNG that announces ``width`` x ``height`` RGB pixels, in a few bytes."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        crc = zlib.crc32(kind + data).to_bytes(4, "big")
+        return len(data).to_bytes(4, "big") + kind + data + crc
+
+    header = width.to_bytes(4, "big") + height.to_bytes(4, "big") + bytes([8, 2, 0, 0, 0])
+    rows = zlib.compress(b"\0" * 1024)
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", rows) + chunk(b"IEND", b"")
+    )
+
+
+async def test_images_that_would_take_too_much_memory_are_refused(
+    make_client: MakeClient,
+) -> None:
+    alice = await make_client(connect=False)
+    # 6300 x 6300 is under the pixel limit, but its pixels would take 151 MiB.
+    data = png_header_only(6300, 6300)
+    assert len(data) < 2000
+    response = await upload(alice, data, "wide.png", "image", "image/png")
+    assert (response.status_code, response.json()["error"]["code"]) == (413, "image_too_large")
+    assert "MiB" in response.json()["error"]["message"]
+
+
+async def test_jpeg_originals_lose_their_gps_position(make_client: MakeClient) -> None:
+    alice = await make_client(connect=False)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # shown turned a quarter clockwise
+    exif[0x010F] = "PhoneMaker"
+    exif.get_ifd(0x8825).update({1: "N", 2: (45.0, 45.0, 36.0), 3: "E", 4: (4.0, 50.0, 0.0)})
+    out = io.BytesIO()
+    Image.new("RGB", (120, 80), (30, 90, 160)).save(out, "JPEG", exif=exif.tobytes())
+    assert Image.open(io.BytesIO(out.getvalue())).getexif().get_ifd(0x8825)
+    response = await upload(alice, out.getvalue(), "holiday.jpg", "image", "image/jpeg")
+    assert response.status_code == 201
+    stored = response.json()
+    assert (stored["width"], stored["height"]) == (80, 120)
+    async with httpx.AsyncClient(base_url=alice.base_url) as http:
+        original = await http.get(stored["url"])
+    assert len(original.content) == stored["size"]
+    assert b"PhoneMaker" not in original.content
+    image = Image.open(io.BytesIO(original.content))
+    assert not image.getexif().get_ifd(0x8825)
+    assert not image.getexif()
+    assert image.size == (80, 120)  # the orientation is applied to the pixels
+
+
+async def test_uploads_are_limited_per_user() -> None:
+    limited = start_embedded({"PIGEON_UPLOADS__RATE_PER_USER": "3"})
+    try:
+        async with PigeonClient(limited.http_url) as alice, PigeonClient(limited.http_url) as bob:
+            await alice.register(unique_name(), PASSWORD)
+            await bob.register(unique_name(), PASSWORD)
+            codes = [
+                (await upload(alice, b"hello", "a.txt", "file", "text/plain")).status_code
+                for _ in range(4)
+            ]
+            assert codes == [201, 201, 201, 429]
+            refused = await upload(alice, b"hello", "a.txt", "file", "text/plain")
+            assert refused.json()["error"]["code"] == "rate_limited"
+            assert "uploads" in refused.json()["error"]["message"]
+            assert (await upload(bob, b"hi", "b.txt", "file", "text/plain")).status_code == 201
+    finally:
+        limited.stop()

@@ -1,24 +1,73 @@
-"""The failed-login brake, with a fake clock."""
+"""The rate limiter's windows and the password rules, with a fake clock."""
 
 from __future__ import annotations
 
-from pigeon.actions.throttle import LoginThrottle
+import asyncio
+
+import pytest
+
+from pigeon.actions.accounts import check_password_strength
+from pigeon.actions.throttle import MemoryLimiter, take
+from pigeon.common.errors import RateLimited, WeakPassword
 
 
-def test_pauses_a_pair_after_too_many_failures_then_recovers() -> None:
-    throttle = LoginThrottle(max_failures=3, window_s=60)
-    for t in (0.0, 1.0, 2.0):
-        assert throttle.retry_after("Ann", "10.0.0.1", now=t) == 0
-        throttle.failed("Ann", "10.0.0.1", now=t)
-    assert throttle.retry_after("ann", "10.0.0.1", now=3.0) == 57.0  # names fold case
-    assert throttle.retry_after("ann", "10.0.0.2", now=3.0) == 0  # another address
-    assert throttle.retry_after("bob", "10.0.0.1", now=3.0) == 0  # another account
-    assert throttle.retry_after("ann", "10.0.0.1", now=60.5) == 0  # the oldest aged out
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
 
 
-def test_success_clears_the_count() -> None:
-    throttle = LoginThrottle(max_failures=2, window_s=60)
-    throttle.failed("ann", "a", now=0)
-    throttle.succeeded("ann", "a")
-    throttle.failed("ann", "a", now=1)
-    assert throttle.retry_after("ann", "a", now=1) == 0
+async def test_a_window_counts_attempts_then_ends() -> None:
+    clock = FakeClock()
+    limiter = MemoryLimiter(clock=clock)
+    for _ in range(3):
+        await take(limiter, "login:ann", 3, 60, "logins")
+    clock.now = 3.0
+    with pytest.raises(RateLimited) as caught:
+        await take(limiter, "login:ann", 3, 60, "logins")
+    assert caught.value.retry_after == 57
+    await take(limiter, "login:bob", 3, 60, "logins")  # another key
+    clock.now = 60.5
+    await take(limiter, "login:ann", 3, 60, "logins")  # the window ended
+
+
+async def test_refunds_give_attempts_back() -> None:
+    limiter = MemoryLimiter(clock=FakeClock())
+    await take(limiter, "k", 1, 60, "tries")
+    await limiter.refund("k")
+    await take(limiter, "k", 1, 60, "tries")
+    with pytest.raises(RateLimited):
+        await take(limiter, "k", 1, 60, "tries")
+
+
+async def test_concurrent_attempts_are_counted_one_by_one() -> None:
+    limiter = MemoryLimiter()
+
+    async def attempt() -> bool:
+        try:
+            await take(limiter, "k", 10, 60, "tries")
+        except RateLimited:
+            return False
+        await asyncio.sleep(0.01)  # the guarded work
+        return True
+
+    results = await asyncio.gather(*(attempt() for _ in range(40)))
+    assert sum(results) == 10
+
+
+@pytest.mark.parametrize(
+    "password", ["Password1", "qwerty123", "Passw0rd", "password1", "Passw0rd!", "annabelle1"]
+)
+def test_common_and_weak_passwords_are_refused(password: str) -> None:
+    with pytest.raises(WeakPassword) as caught:
+        check_password_strength(password, "annabelle", 8)
+    assert "easy to guess" in caught.value.message
+
+
+def test_strong_passwords_pass_and_short_ones_say_so() -> None:
+    check_password_strength("Tawny-Otter-Lamp-42", "ann", 8)
+    check_password_strength("x" * 256, "ann", 8, min_score=0)
+    with pytest.raises(WeakPassword, match="at least 8 characters"):
+        check_password_strength("Zq9!", "ann", 8)

@@ -41,7 +41,7 @@ export async function startServer() {
 
   async function spawnAndWait() {
     exited = null;
-    proc = spawn(python, args, { cwd: REPO_ROOT, env: { ...process.env, PYTHONUNBUFFERED: "1" }, stdio: ["ignore", "pipe", "pipe"] });
+    proc = spawn(python, args, { cwd: REPO_ROOT, env: { ...process.env, PYTHONUNBUFFERED: "1", PIGEON_AUTH__REGISTER_PER_ADDRESS: "1000000", PIGEON_UPLOADS__RATE_PER_USER: "1000000" }, stdio: ["ignore", "pipe", "pipe"] });
     proc.stdout.on("data", (d) => (log += d));
     proc.stderr.on("data", (d) => (log += d));
     proc.on("exit", (code, sig) => (exited = { code, sig }));

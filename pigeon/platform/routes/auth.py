@@ -27,17 +27,22 @@ def _out(tokens: accounts.Tokens) -> TokensOut:
 
 
 @router.post("/register", status_code=status.HTTP_201_CREATED)
-async def register(body: RegisterBody, ctx: Ctx) -> TokensOut:
-    """Create an account and log it in."""
+async def register(body: RegisterBody, ctx: Ctx, request: Request) -> TokensOut:
+    """Create an account and log it in. Passwords that are easy to guess are refused (422
+    ``weak_password``, saying why); one address may register only so many accounts an
+    hour (429 ``rate_limited``)."""
+    address = request.client.host if request.client else ""
     return _out(
-        await accounts.register_user(ctx, body.username, body.password, body.nickname, body.device)
+        await accounts.register_user(
+            ctx, body.username, body.password, body.nickname, body.device, address
+        )
     )
 
 
 @router.post("/login")
 async def login(body: LoginBody, ctx: Ctx, request: Request) -> TokensOut:
-    """Log in. Ten wrong passwords for one account from one address pause that pair for a
-    few minutes (429 ``rate_limited``)."""
+    """Log in. Ten failed logins for one account (or a hundred from one address) pause it
+    for a few minutes (429 ``rate_limited``)."""
     address = request.client.host if request.client else ""
     return _out(await accounts.login_user(ctx, body.username, body.password, body.device, address))
 
