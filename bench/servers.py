@@ -140,6 +140,8 @@ def start_relay(impl: str, log_dir: Path) -> tuple[ManagedProcess, str]:
 SERVER_ENV = {
     "PIGEON_GATEWAY__RATE_PER_S": "1000000",
     "PIGEON_GATEWAY__RATE_BURST": "1000000",
+    # Thousands of load-generator sockets come from one address.
+    "PIGEON_HTTP__MAX_CONNECTIONS_PER_CLIENT": "1000000",
 }
 
 

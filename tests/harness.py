@@ -13,6 +13,8 @@ from pathlib import Path
 
 import httpx
 
+TEST_SERVER_ENV = {"PIGEON_HTTP__MAX_CONNECTIONS_PER_CLIENT": "100000"}
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -70,7 +72,9 @@ def start_embedded(
     port = free_port()
     data_dir = data_dir or Path(tempfile.mkdtemp(prefix="pigeon-test-"))
     log_path = data_dir / "server.log"
-    full_env = {**os.environ, **(env or {})}
+    # Every test client connects from 127.0.0.1: lift the per-address connection cap
+    # (its own test sets a small one).
+    full_env = {**os.environ, **TEST_SERVER_ENV, **(env or {})}
     with log_path.open("ab") as log:
         process = subprocess.Popen(
             [

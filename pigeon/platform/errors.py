@@ -40,6 +40,7 @@ class ErrorOut(BaseModel):
 
 
 _DESCRIPTIONS = {
+    400: "the request could not be read",
     401: "no valid access token (or service key)",
     403: "not allowed for this caller",
     404: "no such resource",
@@ -55,6 +56,9 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     for status, description in _DESCRIPTIONS.items()
 }
 """Declared on every API operation, so clients and schema checks know the error body."""
+
+
+_UNPARSEABLE = "There was an error parsing the body"  # FastAPI's words for it
 
 
 def error_response(status: int, code: str, message: str) -> JSONResponse:
@@ -78,6 +82,10 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(HTTPException)
     async def _http(request: Request, exc: HTTPException) -> JSONResponse:
+        if exc.status_code == 400 and exc.detail == _UNPARSEABLE:
+            # A body that is not UTF-8 JSON is as invalid as malformed JSON: 422.
+            log.info("request_invalid", path=request.url.path, detail=["body: unreadable"])
+            return error_response(422, "invalid_request", "body: not valid UTF-8 JSON")
         code = _HTTP_CODES.get(exc.status_code, "error")
         log.info("request_refused", path=request.url.path, status=exc.status_code)
         return error_response(exc.status_code, code, str(exc.detail))

@@ -26,6 +26,8 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 import pytest
 
+from tests.harness import TEST_SERVER_ENV
+
 PG_URL = os.environ.get("PIGEON_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("PIGEON_TEST_REDIS", "redis://127.0.0.1:6379/0")
 LINE = re.compile(r"^(platform|gateway|worker) (\S+): (\S+) pid=(\d+)")
@@ -193,7 +195,9 @@ def start_cluster(
     prefix = f"pt{uuid.uuid4().hex[:10]}"
     data_dir = Path(tempfile.mkdtemp(prefix="pigeon-cluster-"))
     log_path = data_dir / "launcher.log"
-    full_env = {**os.environ, **(env or {})}
+    # Every test client connects from 127.0.0.1: lift the per-address connection cap
+    # (its own test sets a small one).
+    full_env = {**os.environ, **TEST_SERVER_ENV, **(env or {})}
     argv = [
         sys.executable,
         "-m",
