@@ -41,6 +41,8 @@ FAST_FAILURE_ENV = {
     "PIGEON_REDIS__REGISTRY_TTL_S": "15",
     "PIGEON_WORKER__SWEEP_INTERVAL_S": "0.5",
     "PIGEON_PRESENCE__GRACE_S": "1",
+    # All devices of the run connect from 127.0.0.1.
+    "PIGEON_HTTP__MAX_CONNECTIONS_PER_CLIENT": "100000",
 }
 
 

@@ -7,6 +7,7 @@ import socket
 import uvicorn
 from fastapi import FastAPI
 
+from pigeon.platform.connections import ConnectionGuard, guarded_protocol
 from pigeon.runtime import Runtime
 
 
@@ -30,11 +31,24 @@ async def run_app(app: FastAPI, runtime: Runtime) -> None:
         port=settings.port,
         log_config=None,
         access_log=False,
+        # Connection cap and request deadlines (slow-loris), see pigeon.platform.connections.
+        http=guarded_protocol(ConnectionGuard(settings.http)),
         ws="websockets-sansio",
         ws_max_size=settings.gateway.max_frame_bytes * 4,
         ws_ping_interval=None,
         timeout_graceful_shutdown=10,
         lifespan="on",
         server_header=False,
+        # Forwarded headers are believed only from http.trusted_proxies, by Pigeon itself
+        # (pigeon.platform.proxies); uvicorn must not rewrite the peer address.
+        proxy_headers=False,
     )
-    await _DrainingServer(config, runtime).serve()
+    server = _DrainingServer(config, runtime)
+    if not settings.http.metrics_port:
+        await server.serve()
+        return
+    # /metrics on a listener of its own (the app answers it only there).
+    metrics_config = uvicorn.Config(
+        app, host=settings.http.metrics_host, port=settings.http.metrics_port
+    )
+    await server.serve(sockets=[config.bind_socket(), metrics_config.bind_socket()])

@@ -19,6 +19,9 @@ TEST_LIMITS = {
     "PIGEON_AUTH__REGISTER_PER_ADDRESS": "1000000",
     "PIGEON_AUTH__LOGIN_MAX_FAILURES_PER_ADDRESS": "1000000",
     "PIGEON_UPLOADS__RATE_PER_USER": "1000000",
+    # Every test client connects from 127.0.0.1: lift the per-address connection cap
+    # (its own test sets a small one).
+    "PIGEON_HTTP__MAX_CONNECTIONS_PER_CLIENT": "100000",
 }
 
 

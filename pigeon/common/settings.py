@@ -156,6 +156,35 @@ class UploadSettings(BaseModel):
     rate_window_s: float = 60.0
 
 
+class HttpSettings(BaseModel):
+    """The HTTP edge: which peers are proxies, deadlines, connection caps, /metrics access.
+
+    Forwarded headers (``X-Forwarded-For``, ``X-Real-IP``, ``Forwarded``,
+    ``X-Forwarded-Proto``, ``X-Forwarded-Host``) are believed only from a peer in
+    ``trusted_proxies`` (addresses or CIDRs); from anyone else the peer address is the
+    client. A request's headers must arrive within ``header_timeout_s`` and its body within
+    ``body_timeout_s`` after them (``upload_timeout_s`` for uploads), else 408 and the
+    connection is closed. One client address may hold ``max_connections_per_client`` open
+    connections (HTTP and WebSocket; trusted proxies are exempt). ``metrics_token``, if
+    set, is required as ``Authorization: Bearer <token>`` on ``/metrics``; ``metrics_port``
+    (non-zero) serves ``/metrics`` only on a separate listener at ``metrics_host``.
+    """
+
+    trusted_proxies: list[str] = Field(default_factory=list)
+    header_timeout_s: float = 10.0
+    body_timeout_s: float = 30.0
+    upload_timeout_s: float = 300.0
+    max_connections_per_client: int = 256
+    metrics_token: str = ""
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int = 0
+    content_security_policy: str = (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+        "media-src 'self' blob:; font-src 'self' data:; connect-src 'self'; "
+        "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    )
+
+
 class Settings(BaseSettings):
     """Everything a Pigeon process needs to know, for every process kind."""
 
@@ -177,6 +206,7 @@ class Settings(BaseSettings):
     presence: PresenceSettings = Field(default_factory=PresenceSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
     uploads: UploadSettings = Field(default_factory=UploadSettings)
+    http: HttpSettings = Field(default_factory=HttpSettings)
 
     @property
     def database_url(self) -> str:

@@ -11,6 +11,7 @@ from pigeon.actions.accounts import authenticate
 from pigeon.actions.context import Context
 from pigeon.actions.tokens import AccessClaims
 from pigeon.common.errors import Unauthorized
+from pigeon.platform.proxies import client_address
 
 _bearer = HTTPBearer(auto_error=False)
 
@@ -39,7 +40,13 @@ async def get_device(claims: Annotated[AccessClaims, Depends(get_claims)]) -> st
     return claims.device
 
 
+def get_client_address(request: Request) -> str:
+    """The caller's address (forwarded headers believed only from trusted proxies)."""
+    return client_address(request)
+
+
 Ctx = Annotated[Context, Depends(get_context)]
 Claims = Annotated[AccessClaims, Depends(get_claims)]
 UserId = Annotated[int, Depends(get_user_id)]
 Device = Annotated[str, Depends(get_device)]
+ClientAddress = Annotated[str, Depends(get_client_address)]

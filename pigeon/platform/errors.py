@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
 
 from pigeon.common.errors import PigeonError, RateLimited
 
@@ -22,6 +26,39 @@ _HTTP_CODES = {
     415: "unsupported_media_type",
     429: "rate_limited",
 }
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+
+
+class ErrorOut(BaseModel):
+    """Every refusal's body: a machine-readable ``code`` and a message for people."""
+
+    error: ErrorDetail
+
+
+_DESCRIPTIONS = {
+    400: "the request could not be read",
+    401: "no valid access token (or service key)",
+    403: "not allowed for this caller",
+    404: "no such resource",
+    409: "conflicts with the current state",
+    410: "gone (a dissolved group, an expired message)",
+    413: "the body is over the size limit",
+    422: "the request does not match the schema",
+    429: "rate limited: try again later",
+}
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorOut, "description": description}
+    for status, description in _DESCRIPTIONS.items()
+}
+"""Declared on every API operation, so clients and schema checks know the error body."""
+
+
+_UNPARSEABLE = "There was an error parsing the body"  # FastAPI's words for it
 
 
 def error_response(status: int, code: str, message: str) -> JSONResponse:
@@ -48,9 +85,19 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(HTTPException)
     async def _http(request: Request, exc: HTTPException) -> JSONResponse:
+        if exc.status_code == 400 and exc.detail == _UNPARSEABLE:
+            # A body that is not UTF-8 JSON is as invalid as malformed JSON: 422.
+            log.info("request_invalid", path=request.url.path, detail=["body: unreadable"])
+            return error_response(422, "invalid_request", "body: not valid UTF-8 JSON")
         code = _HTTP_CODES.get(exc.status_code, "error")
         log.info("request_refused", path=request.url.path, status=exc.status_code)
         return error_response(exc.status_code, code, str(exc.detail))
+
+    @app.exception_handler(ClientDisconnect)
+    async def _gone(request: Request, exc: ClientDisconnect) -> Response:
+        # The client went away (or was cut off by a deadline) mid-body: nobody to answer.
+        log.info("request_abandoned", path=request.url.path)
+        return Response(status_code=400)
 
     @app.exception_handler(Exception)
     async def _crash(request: Request, exc: Exception) -> JSONResponse:

@@ -34,3 +34,33 @@ class RequestMetrics:
         finally:
             self.metrics.http_requests.labels(str(status)).inc()
             self.metrics.http_seconds.observe(time.perf_counter() - started)
+
+
+class MetricsListener:
+    """With ``http.metrics_port`` set, that listener serves only the operations endpoints
+    (``/metrics``, ``/healthz``, ``/readyz``): the API never answers there."""
+
+    ALLOWED = frozenset({"/metrics", "/healthz", "/readyz"})
+
+    def __init__(self, app: ASGIApp, port: int) -> None:
+        self.app = app
+        self.port = port
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        server = scope.get("server")
+        on_metrics_port = server is not None and server[1] == self.port
+        if on_metrics_port and scope["type"] == "websocket":
+            await send({"type": "websocket.close", "code": 1008})
+            return
+        if on_metrics_port and scope["type"] == "http" and scope["path"] not in self.ALLOWED:
+            body = b'{"error":{"code":"not_found","message":"only /metrics here"}}'
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 404,
+                    "headers": [(b"content-type", b"application/json")],
+                }
+            )
+            await send({"type": "http.response.body", "body": body})
+            return
+        await self.app(scope, receive, send)

@@ -8,6 +8,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from pigeon.common.models import Conversation, DeviceKind, Message, User
 
+# Ids are 64-bit signed integers in the database; anything larger is refused by the schema
+# (422) instead of overflowing in the driver.
+MAX_ID = 2**63
+Id = Annotated[int, Field(gt=0, lt=MAX_ID)]
+Seq = Annotated[int, Field(ge=0, lt=2**62)]
+
 
 class Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -54,7 +60,7 @@ class UsersOut(BaseModel):
 
 
 class OpenPrivateBody(Body):
-    user_id: Annotated[int, Field(gt=0)]
+    user_id: Id
 
 
 class ConversationsOut(BaseModel):
@@ -71,15 +77,13 @@ class SendBody(Body):
     client_msg_id: Annotated[str, Field(min_length=1, max_length=64)]
     kind: Literal["text", "image", "file", "voice"] = "text"
     body: dict[str, Any]
-    mentions: Annotated[list[Annotated[int, Field(gt=0)]], Field(max_length=100)] = Field(
-        default_factory=list
-    )
+    mentions: Annotated[list[Id], Field(max_length=100)] = Field(default_factory=list)
     mention_all: bool = False
 
 
 class SendPrivateBody(SendBody):
-    to_user_id: Annotated[int, Field(gt=0)]
+    to_user_id: Id
 
 
 class ReadBody(Body):
-    seq: Annotated[int, Field(ge=0)]
+    seq: Seq

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response, status
+from fastapi import APIRouter, Depends, Response, status
 
 from pigeon.actions import accounts
-from pigeon.platform.deps import Claims, Ctx, UserId
+from pigeon.platform.deps import Claims, ClientAddress, Ctx, UserId
 from pigeon.platform.schemas import (
     LoginBody,
     PasswordBody,
@@ -17,6 +17,15 @@ from pigeon.platform.schemas import (
 router = APIRouter(prefix="/auth", tags=["accounts"])
 
 
+def no_store(response: Response) -> None:
+    """Tokens must never be kept by a browser or a shared cache."""
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Pragma"] = "no-cache"
+
+
+NO_STORE = [Depends(no_store)]
+
+
 def _out(tokens: accounts.Tokens) -> TokensOut:
     return TokensOut(
         access_token=tokens.access_token,
@@ -26,12 +35,11 @@ def _out(tokens: accounts.Tokens) -> TokensOut:
     )
 
 
-@router.post("/register", status_code=status.HTTP_201_CREATED)
-async def register(body: RegisterBody, ctx: Ctx, request: Request) -> TokensOut:
+@router.post("/register", status_code=status.HTTP_201_CREATED, dependencies=NO_STORE)
+async def register(body: RegisterBody, ctx: Ctx, address: ClientAddress) -> TokensOut:
     """Create an account and log it in. Passwords that are easy to guess are refused (422
     ``weak_password``, saying why); one address may register only so many accounts an
     hour (429 ``rate_limited``)."""
-    address = request.client.host if request.client else ""
     return _out(
         await accounts.register_user(
             ctx, body.username, body.password, body.nickname, body.device, address
@@ -39,15 +47,14 @@ async def register(body: RegisterBody, ctx: Ctx, request: Request) -> TokensOut:
     )
 
 
-@router.post("/login")
-async def login(body: LoginBody, ctx: Ctx, request: Request) -> TokensOut:
+@router.post("/login", dependencies=NO_STORE)
+async def login(body: LoginBody, ctx: Ctx, address: ClientAddress) -> TokensOut:
     """Log in. Ten failed logins for one account (or a hundred from one address) pause it
     for a few minutes (429 ``rate_limited``)."""
-    address = request.client.host if request.client else ""
     return _out(await accounts.login_user(ctx, body.username, body.password, body.device, address))
 
 
-@router.post("/refresh")
+@router.post("/refresh", dependencies=NO_STORE)
 async def refresh(body: RefreshBody, ctx: Ctx) -> TokensOut:
     """Trade a refresh token for new tokens; the old refresh token stops working."""
     return _out(await accounts.refresh_tokens(ctx, body.refresh_token))

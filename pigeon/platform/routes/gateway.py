@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import random
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel
 
 from pigeon.bus.registry import GatewayInfo
 from pigeon.common.errors import Unavailable
 from pigeon.platform.deps import Ctx
+from pigeon.platform.proxies import public_origin
 
 router = APIRouter(tags=["gateway"])
 
@@ -35,8 +36,12 @@ def pick_gateway(live: list[GatewayInfo]) -> GatewayInfo:
 
 
 @router.get("/gateway")
-async def find_gateway(ctx: Ctx, request: Request) -> GatewayOut:
-    """The WebSocket URL of a live gateway, spreading clients over the live ones."""
+async def find_gateway(ctx: Ctx, request: Request, response: Response) -> GatewayOut:
+    """The WebSocket URL of a live gateway, spreading clients over the live ones: its
+    configured public URL, or (embedded, none configured) this server's own origin, as
+    forwarded by a trusted proxy or as the request reached it. Never cached."""
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Vary"] = "Host, X-Forwarded-Host, X-Forwarded-Proto, Forwarded"
     live = await ctx.directory.live_gateways()
     if not live:
         raise Unavailable("no gateway is available, try again shortly")
@@ -46,9 +51,8 @@ async def find_gateway(ctx: Ctx, request: Request) -> GatewayOut:
 
 
 def _same_origin_ws(request: Request) -> str:
-    """Embedded: the socket is served where the API was reached."""
-    proto = request.headers.get("x-forwarded-proto", request.url.scheme)
+    """Embedded: the socket is served where the API was reached (forwarded headers count
+    only from a trusted proxy)."""
+    proto, host = public_origin(request)
     scheme = "wss" if proto in ("https", "wss") else "ws"
-    host = request.headers.get("x-forwarded-host") or request.headers.get("host")
-    host = host or f"{request.url.hostname}:{request.url.port}"
     return f"{scheme}://{host}/ws"

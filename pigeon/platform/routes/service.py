@@ -18,6 +18,7 @@ from pigeon.actions import deliveries, service
 from pigeon.common.errors import Unauthorized
 from pigeon.common.models import Ack
 from pigeon.platform.deps import Ctx
+from pigeon.platform.proxies import client_address
 
 log = structlog.get_logger(__name__)
 
@@ -49,7 +50,7 @@ async def require_service_key(request: Request, ctx: Ctx) -> int:
     """
     keys = [key for key in ctx.settings.auth.service_keys if key]
     presented = _presented_key(request)
-    client = request.client.host if request.client else None
+    client = client_address(request) or None
     if not keys:
         log.warning("service_auth_refused", reason="no_keys_configured", client=client)
         raise Unauthorized("the server push API is off: no service keys are configured")
