@@ -227,6 +227,16 @@ async def authenticate(ctx: Context, token: str) -> tuple[AccessClaims, User]:
     return claims, found[claims.user_id]
 
 
+async def session_is_live(ctx: Context, session_id: str) -> bool:
+    """Whether an auth session still stands (not revoked by a logout or password change).
+
+    The gateway asks again once a socket is registered: a revocation that landed between
+    the token check and the registration found no socket to kick."""
+    async with ctx.db.read() as conn:
+        session = await store.find_session(conn, session_id)
+    return session is not None and session["revoked_at"] is None
+
+
 async def get_user(ctx: Context, user_id: int) -> User:
     async with ctx.db.read() as conn:
         found = await store.get_users(conn, [user_id])

@@ -32,6 +32,7 @@ from pigeon.common.errors import (
 from pigeon.common.models import Ack, Message
 from pigeon.common.protocol.frames import ReadReceiptFrame, TypingNoticeFrame
 from pigeon.storage import conversations as store
+from pigeon.storage import friends as friend_store
 from pigeon.storage import groups as group_store
 from pigeon.storage import messages as message_store
 from pigeon.storage import sending
@@ -488,6 +489,9 @@ async def send_typing(
         await require_member(conn, conversation_id, user_id)
         group = await group_store.find_group(conn, conversation_id)
         members = [] if group is not None else await store.member_ids(conn, conversation_id)
+        others = [uid for uid in members if uid != user_id]
+        # Whoever blocked the typist is not told, as they would not get the message.
+        blockers = await friend_store.blockers_among(conn, others, user_id) if others else set()
     frame = TypingNoticeFrame(conversation_id=conversation_id, user_id=user_id)
     if group is not None:
         if group["dissolved_at"] is None and not is_hot(
@@ -495,7 +499,9 @@ async def send_typing(
         ):
             await ctx.publish([to_group(frame, conversation_id, skip_user_ids=[user_id])])
         return
-    await ctx.publish([to_users(frame, [uid for uid in members if uid != user_id])])
+    recipients = [uid for uid in others if uid not in blockers]
+    if recipients:
+        await ctx.publish([to_users(frame, recipients)])
 
 
 def _ack(message: Message) -> Ack:

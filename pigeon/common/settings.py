@@ -116,7 +116,10 @@ class GatewaySettings(BaseModel):
     rate_per_s: float = 30.0
     rate_burst: int = 200
     max_bad_frames: int = 20
-    send_queue_frames: int = 1000
+    # Unsent bytes a socket may have queued: beyond it the gateway stops reading the
+    # client's requests, and closes it (4009) if it stays so for send_stall_timeout_s.
+    send_queue_bytes: int = 4 * 1024 * 1024
+    send_stall_timeout_s: float = 10.0
 
 
 class MessagingSettings(BaseModel):

@@ -42,7 +42,7 @@ async def serve_socket(gateway: Gateway, websocket: WebSocket) -> None:
         return
     await websocket.accept()
     session = Session(gateway.limits, opened_at=time.monotonic())
-    connection = Connection(session=session, max_pending=gateway.settings.gateway.send_queue_frames)
+    connection = Connection(session=session)
     runner = _SocketRunner(gateway, websocket, connection)
     await runner.run()
 
@@ -61,23 +61,38 @@ class _SocketRunner:
         gateway.sockets.add(connection)
         writer = asyncio.create_task(self._write())
         worker = asyncio.create_task(self._process_requests())
+        reader = asyncio.create_task(self._read())
+        closed = asyncio.create_task(connection.wait_closed())
         try:
-            await self._read()
+            # A close decided elsewhere (a timer, a kick) must not wait for the client's
+            # next frame: it may never send one.
+            await asyncio.wait({reader, closed}, return_when=asyncio.FIRST_COMPLETED)
+            if reader.done() and not reader.cancelled() and reader.exception() is not None:
+                self._failed(reader.exception())
         finally:
             gateway.socket_closed(connection)
-            worker.cancel()
-            for task in list(self.tasks):
+            for task in (reader, closed, worker, *self.tasks):
                 task.cancel()
-            if not connection.closing:
-                connection.close(CloseCode.NORMAL, "bye")
+            connection.close(CloseCode.NORMAL, "bye")
+            # A client that does not read gets a moment for the close frame, no more.
             with contextlib.suppress(asyncio.TimeoutError, Exception):
                 await asyncio.wait_for(writer, timeout=2)
             writer.cancel()
             if connection.user_id:
                 await gateway.forget(connection)
 
+    def _failed(self, exc: BaseException | None) -> None:
+        """A fault of ours while handling the socket: log it, close with 1011."""
+        log.error("socket_failed", user=self.connection.user_id, exc_info=exc)
+        self.connection.close(CloseCode.INTERNAL_ERROR, "internal error")
+
     async def _read(self) -> None:
+        connection = self.connection
         while True:
+            # Backpressure: no new requests while the answers to earlier ones are unread.
+            await connection.wait_for_room()
+            if connection.closing:
+                return
             try:
                 message = await self.websocket.receive()
             except (WebSocketDisconnect, RuntimeError):
@@ -87,11 +102,9 @@ class _SocketRunner:
             data = message.get("text")
             if data is None:
                 data = message.get("bytes") or b""
-            actions = self.connection.session.receive(data, time.monotonic())
+            actions = connection.session.receive(data, time.monotonic())
             self.gateway.metrics.frames_in.inc()
             await self._carry_out(actions)
-            if self.connection.closing:
-                return
 
     async def _carry_out(self, actions: list[Action]) -> None:
         for action in actions:
@@ -104,7 +117,7 @@ class _SocketRunner:
                     reason=action.reason,
                     user=self.connection.user_id,
                 )
-                self.connection.close(action.code, action.reason)
+                self.connection.carry_out([action])
             elif isinstance(action, Authenticate):
                 await self._authenticate(action)
             elif isinstance(action, Dispatch):
@@ -138,7 +151,8 @@ class _SocketRunner:
             rate_limit_burst=limits.rate_burst,
         )
         await self._carry_out(connection.session.accept(hello))
-        await gateway.adopt(connection)
+        if not connection.closing:  # else it was closed while the token was checked
+            await gateway.adopt(connection)
 
     async def _process_requests(self) -> None:
         """Writes (send, read, recall, typing) run one at a time, in the order sent."""
@@ -160,6 +174,11 @@ class _SocketRunner:
 
         async def pull() -> None:
             async with self.syncs:
+                # Fetch only once earlier answers are out: a client that asks for pages
+                # and reads none of them must not have them piled up in memory.
+                await self.connection.wait_for_room()
+                if self.connection.closing:
+                    return
                 reply = await handle_request(self.gateway.ctx, self.connection, action.frame)
             if reply is not None:
                 self.connection.send(encode_server_frame(reply))
@@ -169,15 +188,16 @@ class _SocketRunner:
         task.add_done_callback(self.tasks.discard)
 
     async def _write(self) -> None:
-        websocket, outbound = self.websocket, self.connection.outbound
+        websocket, connection = self.websocket, self.connection
         try:
             while True:
-                item = await outbound.get()
+                item = await connection.outbound.get()
                 if isinstance(item, CloseRequest):
                     if websocket.application_state is WebSocketState.CONNECTED:
                         await websocket.close(code=item.code, reason=item.reason[:120])
                     return
                 await websocket.send_text(item)
+                connection.written(item)
                 self.gateway.metrics.frames_out.inc()
         except (WebSocketDisconnect, RuntimeError, OSError):
-            self.connection.closing = True
+            connection.close(CloseCode.GOING_AWAY, "connection lost")

@@ -26,6 +26,7 @@ from collections.abc import Awaitable
 import structlog
 
 from pigeon.actions import presence
+from pigeon.actions.accounts import session_is_live
 from pigeon.actions.context import Context
 from pigeon.actions.resync import missed_activity
 from pigeon.bus.delivery import Location
@@ -69,6 +70,8 @@ def session_limits(settings: Settings) -> SessionLimits:
         rate_per_s=g.rate_per_s,
         rate_burst=g.rate_burst,
         max_bad_frames=g.max_bad_frames,
+        send_queue_bytes=g.send_queue_bytes,
+        send_stall_timeout_s=g.send_stall_timeout_s,
     )
 
 
@@ -154,6 +157,11 @@ class Gateway:
                 gateway_id=previous.gateway_id,
             )
             await self.ctx.publish([kick])
+        if not await session_is_live(self.ctx, connection.auth_session_id):
+            log.info("socket_session_revoked", user=connection.user_id, connection=connection.id)
+            revoked = encode_server_frame(KickedFrame(reason="session_revoked"))
+            connection.close(CloseCode.REPLACED, "session revoked", revoked)
+            return
         self._spawn(presence.connection_opened(self.ctx, connection.user_id))
         log.info(
             "socket_authenticated",
@@ -274,7 +282,7 @@ class Gateway:
             await asyncio.sleep(1)
             now = time.monotonic()
             for connection in list(self.sockets):
-                for action in connection.session.tick(now):
+                for action in connection.tick(now):
                     if isinstance(action, Close):
                         log.info("socket_timed_out", code=int(action.code), reason=action.reason)
                         connection.close(action.code, action.reason)

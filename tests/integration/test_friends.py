@@ -303,3 +303,16 @@ async def test_friend_endpoints_need_a_token(make_client: MakeClient) -> None:
     for method, path in (("GET", "/friends"), ("GET", "/blocks"), ("GET", "/friends/requests")):
         error = await refused(anonymous, method, path)
         assert (error.status, error.code) == (401, "unauthorized")
+
+
+async def test_a_blocked_user_typing_is_not_shown(make_client: MakeClient) -> None:
+    alice = await make_client()
+    bob = await make_client()
+    conversation_id = await make_friends(alice, bob)
+    await alice.request("POST", f"/blocks/{bob.user_id}")
+    await expect_event(alice, "user_blocked")
+    await bob.send_frame({"type": "typing", "conversation_id": conversation_id})
+    assert await no_frame(alice, "typing", wait=0.5)
+    await alice.send_frame({"type": "typing", "conversation_id": conversation_id})
+    typing = await bob.wait_for(lambda f: f.get("type") == "typing", timeout=5)
+    assert typing["user_id"] == alice.user_id  # the blocker's own typing is not refused

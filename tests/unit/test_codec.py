@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from pigeon.common.protocol.codec import FrameError, decode_client_frame, encode_server_frame
+from pigeon.common.protocol.codec import (
+    FrameError,
+    decode_client_frame,
+    encode_server_frame,
+    peek_ref,
+)
 from pigeon.common.protocol.frames import AuthFrame, ErrorFrame, PongFrame, SendFrame
 
 
@@ -46,6 +51,21 @@ def test_decodes_each_client_frame_type() -> None:
             "invalid_frame",
         ),
         ('{"type":"send","client_msg_id":"","conversation_id":1,"body":{}}', "invalid_frame"),
+        # A type that is not a string (unhashable ones used to raise TypeError).
+        ('{"type":["send"]}', "invalid_frame"),
+        ('{"type":{"a":1}}', "invalid_frame"),
+        ('{"type":7,"ref":"r"}', "invalid_frame"),
+        # Nesting within the size limit: deeper than json can parse (RecursionError) ...
+        ('{"a":' * 10_000 + "1" + "}" * 10_000, "bad_json"),
+        ("[" * 10_000 + "]" * 10_000, "bad_json"),
+        # ... or parseable, but deeper than any frame needs.
+        (
+            '{"type":"send","client_msg_id":"c","conversation_id":1,"body":'
+            + '{"a":' * 500
+            + "1"
+            + "}" * 501,
+            "invalid_frame",
+        ),
     ],
 )
 def test_bad_frames_get_precise_codes(text: str | bytes, code: str) -> None:
@@ -53,6 +73,11 @@ def test_bad_frames_get_precise_codes(text: str | bytes, code: str) -> None:
         decode_client_frame(text)
     assert caught.value.code == code
     assert caught.value.message
+
+
+def test_peek_ref_survives_hostile_frames() -> None:
+    assert peek_ref("[" * 10_000 + "]" * 10_000) is None
+    assert peek_ref('{"type":["send"],"ref":"r"}') == "r"
 
 
 def test_error_keeps_the_ref_of_a_frame_it_could_read() -> None:

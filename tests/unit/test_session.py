@@ -164,3 +164,90 @@ def test_illegal_transition_names_both_states() -> None:
     session = open_session()
     with pytest.raises(IllegalTransition, match="from open to open"):
         session.accept(hello())
+
+
+def test_frames_with_a_type_that_is_not_a_string_count_as_bad_frames() -> None:
+    session = Session(SessionLimits(max_frame_bytes=64 * 1024, max_bad_frames=3), opened_at=0.0)
+    # Before auth, too.
+    for frame in ('{"type":["send"]}', '{"type":{"a":1}}', "[" * 10_000 + "]" * 10_000):
+        assert error_codes(session.receive(frame, 0.1)) in (["invalid_frame"], ["bad_json"])
+    assert session.receive('{"type":["send"]}', 0.2) == [
+        Close(CloseCode.PROTOCOL_VIOLATION, "too many bad frames")
+    ]
+
+
+def test_auth_deadline_passing_while_the_token_is_checked_wins_over_the_late_answer() -> None:
+    session = Session(LIMITS, opened_at=0.0)
+    assert session.receive('{"type":"auth","token":"tok"}', 4.0) == [Authenticate("tok", "web")]
+    assert session.tick(5.1) == [Close(CloseCode.AUTH_TIMEOUT, "no auth frame in time")]
+    assert session.accept(hello()) == []
+    assert session.reject("invalid access token") == []
+    assert session.state is State.CLOSED
+
+
+def test_a_server_close_while_authenticating_is_final() -> None:
+    session = Session(LIMITS, opened_at=0.0)
+    session.receive('{"type":"auth","token":"tok"}', 0.1)
+    assert session.close(CloseCode.SERVICE_RESTART, "server shutdown") == [
+        Close(CloseCode.SERVICE_RESTART, "server shutdown")
+    ]
+    assert session.accept(hello()) == []
+    assert session.tick(10) == []
+    assert session.close(CloseCode.REPLACED, "logged in elsewhere") == []
+
+
+OUTPUT = SessionLimits(
+    heartbeat_timeout_s=60, send_queue_bytes=1000, send_stall_timeout_s=10, rate_burst=50
+)
+
+
+def test_full_output_stops_input_until_it_drains() -> None:
+    session = Session(OUTPUT, opened_at=0.0)
+    assert session.queued(999, 1.0) == []
+    assert session.wants_input
+    assert session.queued(1, 1.0) == []
+    assert not session.wants_input
+    session.written(500, 2.0)
+    assert session.wants_input
+
+
+def test_output_full_for_the_stall_timeout_closes_with_4009() -> None:
+    session = Session(OUTPUT, opened_at=0.0)
+    session.receive('{"type":"auth","token":"tok"}', 0.1)
+    session.accept(hello())
+    session.queued(1500, 1.0)
+    session.receive('{"type":"ping"}', 10.0)  # sending does not count as reading
+    assert session.tick(10.9) == []
+    assert session.tick(11.1) == [
+        Close(CloseCode.TOO_SLOW, "client is not reading fast enough", discard_unsent=True)
+    ]
+
+
+def test_output_at_twice_the_bound_closes_at_once() -> None:
+    session = Session(OUTPUT, opened_at=0.0)
+    assert session.queued(1999, 1.0) == []
+    assert session.queued(1, 1.0) == [
+        Close(CloseCode.TOO_SLOW, "client is not reading fast enough", discard_unsent=True)
+    ]
+    assert session.state is State.CLOSED
+
+
+def test_a_client_that_pings_but_reads_nothing_meets_the_heartbeat_timeout() -> None:
+    session = open_session()  # LIMITS: 60 s heartbeat timeout
+    session.queued(10, 1.0)
+    for now in range(10, 61, 10):
+        session.receive('{"type":"ping"}', now)
+        session.queued(30, now)  # its pong, which it does not read either
+    assert session.tick(60.5) == []
+    assert session.tick(61.5) == [
+        Close(CloseCode.HEARTBEAT_TIMEOUT, "client is not reading", discard_unsent=True)
+    ]
+
+
+def test_output_that_moves_keeps_the_connection() -> None:
+    session = open_session()
+    for now in range(1, 200):
+        session.receive('{"type":"ping"}', now)
+        session.queued(30, now)
+        assert session.tick(now + 0.5) == []
+        session.written(30, now + 0.5)

@@ -9,7 +9,19 @@ The gateway feeds the session every text frame (``receive``) and the passing of 
 * ``Authenticate(...)``   check a token (the session cannot: that needs the database);
                           the gateway then calls ``accept`` or ``reject``
 * ``Dispatch(frame)``     an authenticated request for the domain layer
-* ``Close(code, reason)`` send a close frame and stop
+* ``Close(code, reason)`` send a close frame and stop (``discard_unsent``: drop what is
+                          still queued first, for a client that is not reading it)
+
+The session is the only owner of the connection's state: every close, whoever asks for it
+(the client, a timer, a kick from another login, shutdown), goes through ``close`` or
+one of the session's own decisions, and happens once. A late answer to ``Authenticate``
+for a connection closed meanwhile (its auth deadline passed) is ignored, not an error.
+
+Output is bounded in bytes. The gateway reports what it queues (``queued``) and what it
+got written (``written``); while ``send_queue_bytes`` are unsent the session wants no input
+(``wants_input``), so a client cannot pile up answers it does not read. A client whose
+output stays full for ``send_stall_timeout_s``, or that has read nothing of it for the
+heartbeat timeout, or whose output reaches twice the bound, is closed with 4009 / 4004.
 
 States and the only legal transitions::
 
@@ -81,6 +93,7 @@ class Dispatch:
 class Close:
     code: CloseCode
     reason: str
+    discard_unsent: bool = False
 
 
 Action = Reply | Authenticate | Dispatch | Close
@@ -96,6 +109,8 @@ class SessionLimits:
     rate_burst: int = 200
     max_bad_frames: int = 20
     typing_interval_s: float = 1.0
+    send_queue_bytes: int = 4 * 1024 * 1024
+    send_stall_timeout_s: float = 10.0
 
 
 @dataclass
@@ -110,6 +125,10 @@ class Session:
     last_seen: float = 0.0
     _bucket: TokenBucket = field(init=False)
     _typing_at: dict[int, float] = field(default_factory=dict)
+    unsent_bytes: int = 0
+    # Since when the output has been full / has had unsent bytes without any written.
+    _full_since: float | None = None
+    _stalled_since: float | None = None
 
     def __post_init__(self) -> None:
         self.last_seen = self.opened_at
@@ -134,27 +153,86 @@ class Session:
         return self._route(frame, now)
 
     def tick(self, now: float) -> list[Action]:
-        """Enforce the auth deadline and the heartbeat timeout."""
+        """Enforce the auth deadline, the heartbeat timeout and the slow-reader limits."""
+        if self.state is State.CLOSED:
+            return []
         if self.state in (State.AWAITING_AUTH, State.AUTHENTICATING):
             if now - self.opened_at > self.limits.auth_timeout_s:
                 return self._close(CloseCode.AUTH_TIMEOUT, "no auth frame in time")
-        elif self.state is State.OPEN and now - self.last_seen > self.limits.heartbeat_timeout_s:
+        elif now - self.last_seen > self.limits.heartbeat_timeout_s:
             return self._close(CloseCode.HEARTBEAT_TIMEOUT, "heartbeat timeout")
-        return []
+        return self._check_output(now)
 
     def accept(self, hello: HelloFrame) -> list[Action]:
-        """The gateway verified the token: the connection is open for requests."""
+        """The gateway verified the token: the connection is open for requests.
+
+        Nothing to do if the connection was closed while the token was being checked
+        (auth deadline, shutdown): that close stands."""
+        if self.state is State.CLOSED:
+            return []
         self._move(State.OPEN)
         return [Reply(hello)]
 
     def reject(self, reason: str) -> list[Action]:
-        """The token did not verify."""
+        """The token did not verify (ignored if the connection was closed meanwhile)."""
+        if self.state is State.CLOSED:
+            return []
         error = Reply(ErrorFrame(code="unauthorized", message=reason))
         return [error, *self._close(CloseCode.AUTH_FAILED, reason)]
 
     def close(self, code: CloseCode, reason: str) -> list[Action]:
         """Close from the server side (shutdown, replaced by another login...)."""
         return self._close(code, reason)
+
+    # -- output ------------------------------------------------------------------------
+
+    @property
+    def wants_input(self) -> bool:
+        """Whether the gateway should read the client's next frame now: not while its
+        output is full (backpressure), and never after the close."""
+        return self.state is not State.CLOSED and self.unsent_bytes < self.limits.send_queue_bytes
+
+    def queued(self, size: int, now: float) -> list[Action]:
+        """``size`` more bytes wait to be written to the client.
+
+        Output may overshoot the bound a little (answers already on their way, pushes
+        from others), but at twice the bound the client is closed at once: nothing it
+        does not read may pin unbounded memory."""
+        if self.unsent_bytes == 0:
+            self._stalled_since = now
+        self.unsent_bytes += size
+        if self.state is State.CLOSED:
+            return []
+        if self.unsent_bytes >= 2 * self.limits.send_queue_bytes:
+            return self._close_slow_reader("client is not reading fast enough")
+        if self.unsent_bytes >= self.limits.send_queue_bytes and self._full_since is None:
+            self._full_since = now
+        return []
+
+    def written(self, size: int, now: float) -> None:
+        """``size`` bytes were written to the client (or dropped): its output moved."""
+        self.unsent_bytes = max(0, self.unsent_bytes - size)
+        self._stalled_since = now if self.unsent_bytes else None
+        if self.unsent_bytes < self.limits.send_queue_bytes:
+            self._full_since = None
+
+    def _check_output(self, now: float) -> list[Action]:
+        """A client that leaves its output full, or reads none of it for as long as the
+        heartbeat timeout, is as good as gone (pinging without reading does not count)."""
+        limits = self.limits
+        if self._full_since is not None and now - self._full_since > limits.send_stall_timeout_s:
+            return self._close_slow_reader("client is not reading fast enough")
+        if (
+            self._stalled_since is not None
+            and now - self._stalled_since > limits.heartbeat_timeout_s
+        ):
+            self._move(State.CLOSED)
+            return [Close(CloseCode.HEARTBEAT_TIMEOUT, "client is not reading", True)]
+        return []
+
+    def _close_slow_reader(self, reason: str) -> list[Action]:
+        self._move(State.CLOSED)
+        return [Close(CloseCode.TOO_SLOW, reason, discard_unsent=True)]
 
     # -- internals ---------------------------------------------------------------------
 

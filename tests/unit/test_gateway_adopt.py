@@ -1,0 +1,70 @@
+"""Gateway.adopt with stand-ins for the registry and the database: a session revoked in
+the moment between the token check and the registration must still lose its socket."""
+
+from __future__ import annotations
+
+from typing import cast
+
+import pytest
+
+from pigeon.actions.context import Context
+from pigeon.bus.delivery import Location
+from pigeon.bus.publication import Publication
+from pigeon.bus.queue import DeliveryQueue
+from pigeon.common.metrics import Metrics
+from pigeon.common.protocol.closecodes import CloseCode
+from pigeon.common.protocol.session import Session, SessionLimits, State
+from pigeon.common.settings import Settings
+from pigeon.gateway import service
+from pigeon.gateway.connection import CloseRequest, Connection
+
+
+class FakeConnections:
+    """The registry; registering is where the logout slips in."""
+
+    def __init__(self, revoked: set[str]) -> None:
+        self.revoked = revoked
+        self.registered: list[tuple[int, Location]] = []
+
+    async def register(self, user_id: int, location: Location) -> None:
+        self.registered.append((user_id, location))
+        self.revoked.add("sess-1")  # logout committed; its kick found no socket yet
+
+
+class FakeContext:
+    def __init__(self, revoked: set[str]) -> None:
+        self.connections = FakeConnections(revoked)
+
+    async def publish(self, publications: list[Publication]) -> None:
+        pass
+
+
+def open_connection() -> Connection:
+    session = Session(SessionLimits(), opened_at=0.0)
+    session.receive('{"type":"auth","token":"t"}', 0.1)
+    session.state = State.OPEN
+    return Connection(session=session, user_id=7, device="web", auth_session_id="sess-1")
+
+
+async def test_a_session_revoked_during_registration_is_kicked(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    revoked: set[str] = set()
+
+    async def session_is_live(ctx: Context, session_id: str) -> bool:
+        return session_id not in revoked
+
+    monkeypatch.setattr(service, "session_is_live", session_is_live)
+    ctx = FakeContext(revoked)
+    gateway = service.Gateway(
+        Settings(), cast(Context, ctx), cast(DeliveryQueue, None), "gw1", Metrics()
+    )
+    connection = open_connection()
+    await gateway.adopt(connection)
+    assert ctx.connections.registered
+    assert connection.closing
+    frames = [connection.outbound.get_nowait() for _ in range(connection.outbound.qsize())]
+    assert frames == [
+        '{"type":"kicked","reason":"session_revoked"}',
+        CloseRequest(CloseCode.REPLACED, "session revoked"),
+    ]
