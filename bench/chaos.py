@@ -46,7 +46,7 @@ from bench.chaos_check import (
 from bench.chaos_cluster import ChaosCluster, Proc, missing_services
 from bench.progress import Progress
 from bench.report import machine, write_json
-from bench.servers import ROOT, ServerError
+from bench.servers import ROOT, ServerError, add_database_args
 from pigeon.client import ApiError, PigeonClient
 
 PASSWORD = "Chaos-pass-2024"
@@ -870,19 +870,7 @@ def add_chaos_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--hot-threshold", type=int, default=30, help="PIGEON_MESSAGING__HOT_GROUP_THRESHOLD"
     )
-    parser.add_argument(
-        "--pg-url",
-        default="postgresql://postgres@127.0.0.1:5432/postgres",
-        help="PostgreSQL server where the run's database is created",
-    )
-    parser.add_argument("--keep-db", action="store_true", help="do not drop the run's database")
-    parser.add_argument(
-        "--server-env",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="extra environment for the Pigeon processes (repeatable)",
-    )
+    add_database_args(parser, "the run's database")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument(
         "--json",

@@ -22,7 +22,7 @@ from bench.loadgen import NOFILE_LIMIT, ConnSpec, PairSpec
 from bench.relay import IMPLEMENTATIONS
 from bench.report import machine, problems_text, table, write_json
 from bench.runner import LoadOptions, RunError, run_load
-from bench.servers import ServerError, start_embedded, start_relay
+from bench.servers import ServerError, add_database_args, start_embedded, start_relay
 from bench.stats import RunFigures
 
 DEFAULT_RELAY = "starlette"  # measured the faster of the two here: see docs/benchmarks.md
@@ -303,23 +303,11 @@ def add_cluster_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--cluster-workers", type=int, default=1, help="background worker processes in the cluster"
     )
-    parser.add_argument(
-        "--pg-url",
-        default="postgresql://postgres@127.0.0.1:5432/postgres",
-        help="PostgreSQL server where a fresh database is created per run",
-    )
+    add_database_args(parser, "a fresh database for each run")
     parser.add_argument(
         "--redis",
         default="redis://127.0.0.1:6379",
         help="Redis server (an empty numbered database is used and flushed)",
-    )
-    parser.add_argument("--keep-db", action="store_true", help="do not drop the run's database")
-    parser.add_argument(
-        "--server-env",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="extra environment for the Pigeon processes (repeatable)",
     )
 
 

@@ -6,6 +6,7 @@ Every server is a child process in its own process group, with its output in a l
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import os
 import signal
@@ -170,3 +171,21 @@ def start_embedded(
     base = f"http://127.0.0.1:{port}"
     wait_http(proc, f"{base}/healthz", timeout=90)
     return proc, base
+
+
+def add_database_args(parser: argparse.ArgumentParser, what: str) -> None:
+    """The flags every scenario with a database of its own takes: where to create it,
+    whether to keep it, and extra environment for the Pigeon processes."""
+    parser.add_argument(
+        "--pg-url",
+        default="postgresql://postgres@127.0.0.1:5432/postgres",
+        help=f"PostgreSQL server where {what} is created",
+    )
+    parser.add_argument("--keep-db", action="store_true", help="do not drop the run's database")
+    parser.add_argument(
+        "--server-env",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="extra environment for the Pigeon processes (repeatable)",
+    )
