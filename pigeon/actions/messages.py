@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import functools
+import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
+import structlog
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from pigeon.actions.context import Context, Outbox
+from pigeon.actions.context import Context
 from pigeon.actions.conversations import require_member, require_open
 from pigeon.actions.deliveries import note_fetched
 from pigeon.actions.fanout import is_hot, note_caught_up
 from pigeon.actions.uploads import attachment_body
 from pigeon.bus.publication import MessageStored, message_stored, to_group, to_users
+from pigeon.common.batching import GroupCommit
 from pigeon.common.clock import now_ms
 from pigeon.common.content import validate_body
 from pigeon.common.errors import (
@@ -27,6 +31,7 @@ from pigeon.common.errors import (
     NotFound,
     NotFriends,
     NotMember,
+    PigeonError,
     RecallWindowPassed,
 )
 from pigeon.common.models import Ack, Message
@@ -36,6 +41,8 @@ from pigeon.storage import friends as friend_store
 from pigeon.storage import groups as group_store
 from pigeon.storage import messages as message_store
 from pigeon.storage import sending
+
+log = structlog.get_logger(__name__)
 
 ATTACHMENT_KINDS = frozenset({"image", "file", "voice"})
 
@@ -87,51 +94,129 @@ async def store_message(
     exclude_connection: str | None = None,
     device: str | None = None,
 ) -> tuple[Ack, bool]:
-    """:func:`send_message`, also saying whether this call stored it (False: a retry)."""
+    """:func:`send_message`, also saying whether this call stored it (False: a retry).
+
+    Sends go through the process's group commit: those arriving while a batch is being
+    written share the next transaction and its commit (one fsync on SQLite); each is
+    checked, stored and answered as if alone.
+    """
     if not draft.client_msg_id or len(draft.client_msg_id) > 64:
         raise InvalidRequest("client_msg_id must be 1-64 characters")
     body = validate_body(draft.kind, draft.body, ctx.settings.messaging.max_text_chars)
     if draft.kind in ATTACHMENT_KINDS:
         body = await attachment_body(ctx, draft.kind, body)
-    for attempt in (1, 2):
-        async with ctx.db.read() as conn:
-            plan = await _plan(ctx, conn, sender_id, draft)
-            if plan.existing_id is not None:
-                existing = await message_store.find_message(conn, plan.existing_id)
-                assert existing is not None
-                if existing["conversation_id"] != plan.conversation_id:
-                    # Not a retry of that send: the id names another message.
-                    raise ClientMsgIdReused()
-                return _ack(message_store.message_from_row(existing)), False
+    job = _SendJob(sender_id, draft, body, _Origin(exclude_connection, device))
+    sent = await _group_commit(ctx).submit(job, key=_lane_key(job))
+    return sent.ack, sent.stored
+
+
+@dataclass(frozen=True)
+class _SendJob:
+    sender_id: int
+    draft: Draft
+    body: dict[str, Any]
+    origin: _Origin
+
+
+@dataclass(frozen=True)
+class _Sent:
+    ack: Ack
+    stored: bool  # False: a retry of a message already stored
+    publication: MessageStored | None
+
+
+def _group_commit(ctx: Context) -> GroupCommit[_SendJob, _Sent]:
+    if ctx.send_commit is None:
+        ctx.send_commit = GroupCommit(
+            functools.partial(_write_sends, ctx),
+            lanes=1 if ctx.db.is_sqlite else ctx.settings.database.write_lanes,
+            max_batch=ctx.settings.database.max_batch,
+        )
+    commit: GroupCommit[_SendJob, _Sent] = ctx.send_commit
+    return commit
+
+
+def _lane_key(job: _SendJob) -> int:
+    """One conversation's sends share a lane (and so keep their order within it)."""
+    if job.draft.conversation_id is not None:
+        return job.draft.conversation_id
+    return zlib.crc32(store.private_key(job.sender_id, job.draft.to_user_id or 0).encode())
+
+
+async def _write_sends(ctx: Context, jobs: list[_SendJob]) -> list[_Sent | BaseException]:
+    """Store a batch in one transaction; if that fails as a whole (a unique-constraint race
+    on a client message id, a deadlock), store each send alone."""
+    if len(jobs) > 1:
+        # Conversation rows are locked in one order by every batch: no deadlock between
+        # lanes (the sort is stable: one conversation's sends keep their order).
+        order = sorted(range(len(jobs)), key=lambda i: _lane_key(jobs[i]))
         try:
-            if _fits_one_statement(ctx, plan):
-                message = await _store_at_once(
-                    ctx, sender_id, draft, body, plan, _Origin(exclude_connection, device)
-                )
-            else:
-                async with ctx.transaction() as (conn, outbox):
-                    origin = _Origin(exclude_connection, device)
-                    message = await _store(conn, outbox, sender_id, draft, body, plan, origin)
-        except _RulesChanged:
-            # Membership, a block or the group changed between the checks and the write:
-            # check again, which now raises the precise error (or passes, and we retry).
-            if attempt == 2:
-                raise Conflict("the conversation changed while sending; try again") from None
-            continue
-        except IntegrityError:
-            async with ctx.db.read() as conn:
-                existing = await message_store.find_by_client_id(
-                    conn, sender_id, draft.client_msg_id
-                )
-            if existing is None:
-                raise
-            if plan.conversation_id is not None and (
-                existing["conversation_id"] != plan.conversation_id
-            ):
-                raise ClientMsgIdReused() from None
-            return _ack(message_store.message_from_row(existing)), False
-        break
-    return _ack(message), True
+            stored = await _write_together(ctx, [jobs[i] for i in order])
+        except Exception as exc:
+            log.info("send_batch_split", sends=len(jobs), error=type(exc).__name__)
+        else:
+            results: list[_Sent | BaseException] = [stored[0]] * len(jobs)
+            for position, index in enumerate(order):
+                results[index] = stored[position]
+            return results
+    return [await _write_alone(ctx, job) for job in jobs]
+
+
+async def _write_together(ctx: Context, jobs: list[_SendJob]) -> list[_Sent | BaseException]:
+    results: list[_Sent | BaseException] = []
+    async with ctx.db.transaction() as conn:
+        for job in jobs:
+            try:
+                results.append(await _store_checked(ctx, conn, job))
+            except PigeonError as exc:
+                # Refused before it wrote anything: the others go on.
+                results.append(exc)
+    await ctx.publish(
+        [r.publication for r in results if isinstance(r, _Sent) and r.publication is not None]
+    )
+    return results
+
+
+async def _write_alone(ctx: Context, job: _SendJob) -> _Sent | BaseException:
+    try:
+        return (await _write_together(ctx, [job]))[0]
+    except IntegrityError as exc:
+        # A retry raced the first attempt (from another process): the unique constraint
+        # decided, and the first one's ack answers.
+        async with ctx.db.read() as conn:
+            existing = await message_store.find_by_client_id(
+                conn, job.sender_id, job.draft.client_msg_id
+            )
+        if existing is None:
+            return exc
+        conversation_id = job.draft.conversation_id
+        if conversation_id is not None and existing["conversation_id"] != conversation_id:
+            return ClientMsgIdReused()
+        return _Sent(_ack(message_store.message_from_row(existing)), False, None)
+    except Exception as exc:
+        return exc
+
+
+async def _store_checked(ctx: Context, conn: AsyncConnection, job: _SendJob) -> _Sent:
+    """Check and store one send inside a batch's transaction."""
+    for _attempt in (1, 2):
+        plan = await _plan(ctx, conn, job.sender_id, job.draft)
+        if plan.existing_id is not None:
+            existing = await message_store.find_message(conn, plan.existing_id)
+            assert existing is not None
+            if existing["conversation_id"] != plan.conversation_id:
+                # Not a retry of that send: the id names another message.
+                raise ClientMsgIdReused()
+            return _Sent(_ack(message_store.message_from_row(existing)), False, None)
+        if _fits_one_statement(ctx, plan):
+            message = await _store_at_once(conn, job, plan)
+        else:
+            message = await _store(conn, job, plan)
+        if message is not None:
+            return _Sent(_ack(message), True, _publication(message, plan, job.origin))
+        # Membership, a block or the group changed between the checks and the write: check
+        # again, which now raises the precise error (or passes, and we write).
+    raise Conflict("the conversation changed while sending; try again")
 
 
 @dataclass(frozen=True)
@@ -155,10 +240,6 @@ class _Origin:
 
     connection: str | None
     device: str | None
-
-
-class _RulesChanged(Exception):
-    """The guarded write found the rules no longer allow the send."""
 
 
 async def _plan(ctx: Context, conn: AsyncConnection, sender_id: int, draft: Draft) -> _Plan:
@@ -240,58 +321,42 @@ def _fits_one_statement(ctx: Context, plan: _Plan) -> bool:
     )
 
 
-async def _store_at_once(
-    ctx: Context,
-    sender_id: int,
-    draft: Draft,
-    body: dict[str, Any],
-    plan: _Plan,
-    origin: _Origin,
-) -> Message:
+async def _store_at_once(conn: AsyncConnection, job: _SendJob, plan: _Plan) -> Message | None:
+    """PostgreSQL's one-statement write; None if a guard refused (the rules changed)."""
     assert plan.conversation_id is not None
     now = now_ms()
-    async with ctx.db.single_statement() as conn:
-        stored = await sending.store_in_one_statement(
-            conn,
-            conversation_id=plan.conversation_id,
-            sender_id=sender_id,
-            peer_id=plan.peer_id,
-            require_friendship=plan.require_friendship,
-            open_group=plan.is_group,
-            client_msg_id=draft.client_msg_id,
-            kind=draft.kind,
-            body=message_store.encode_body(body),
-            now=now,
-        )
+    stored = await sending.store_in_one_statement(
+        conn,
+        conversation_id=plan.conversation_id,
+        sender_id=job.sender_id,
+        peer_id=plan.peer_id,
+        require_friendship=plan.require_friendship,
+        open_group=plan.is_group,
+        client_msg_id=job.draft.client_msg_id,
+        kind=job.draft.kind,
+        body=message_store.encode_body(job.body),
+        now=now,
+    )
     if stored is None:
-        raise _RulesChanged
+        return None
     message_id, seq = stored
-    message = Message(
+    return Message(
         id=message_id,
         conversation_id=plan.conversation_id,
         seq=seq,
-        sender_id=sender_id,
-        client_msg_id=draft.client_msg_id,
-        kind=draft.kind,
-        body=body,
+        sender_id=job.sender_id,
+        client_msg_id=job.draft.client_msg_id,
+        kind=job.draft.kind,
+        body=job.body,
         ts=now,
     )
-    await ctx.publish([_publication(message, plan, origin)])
-    return message
 
 
-async def _store(
-    conn: AsyncConnection,
-    outbox: Outbox,
-    sender_id: int,
-    draft: Draft,
-    body: dict[str, Any],
-    plan: _Plan,
-    origin: _Origin,
-) -> Message:
-    """Store the message in as few statements as the write lock allows; its publication
-    goes in the outbox."""
+async def _store(conn: AsyncConnection, job: _SendJob, plan: _Plan) -> Message | None:
+    """Store the message in as few statements as the write lock allows; None if a guard
+    refused (the rules changed)."""
     now = now_ms()
+    sender_id, draft = job.sender_id, job.draft
     conversation_id = plan.conversation_id
     if conversation_id is None:
         assert plan.peer_id is not None
@@ -306,7 +371,7 @@ async def _store(
         open_group=plan.is_group,
     )
     if seq is None:
-        raise _RulesChanged
+        return None
     message_id = await message_store.insert_message(
         conn,
         conversation_id=conversation_id,
@@ -314,7 +379,7 @@ async def _store(
         sender_id=sender_id,
         client_msg_id=draft.client_msg_id,
         kind=draft.kind,
-        body=body,
+        body=job.body,
         mentions=plan.mentions,
         mention_all=plan.mention_all,
         now=now,
@@ -324,20 +389,18 @@ async def _store(
         await group_store.flag_mention_all(conn, conversation_id, sender_id, seq)
     elif plan.mentions:
         await store.flag_mentions(conn, conversation_id, plan.mentions, seq)
-    message = Message(
+    return Message(
         id=message_id,
         conversation_id=conversation_id,
         seq=seq,
         sender_id=sender_id,
         client_msg_id=draft.client_msg_id,
         kind=draft.kind,
-        body=body,
+        body=job.body,
         ts=now,
         mentions=plan.mentions,
         mention_all=plan.mention_all,
     )
-    outbox.add(_publication(message, plan, origin))
-    return message
 
 
 def _publication(message: Message, plan: _Plan, origin: _Origin) -> MessageStored:

@@ -28,6 +28,11 @@ class DatabaseSettings(BaseModel):
     # SQLite: FULL syncs every commit to disk before the ack (survives power loss); NORMAL
     # survives a crash of Pigeon but may lose the last acks on power loss, and is faster.
     sqlite_synchronous: Literal["FULL", "NORMAL"] = "FULL"
+    # Group commit: sends arriving while a batch is written share the next transaction.
+    # PostgreSQL writes ``write_lanes`` batches at once (a conversation stays in one lane);
+    # SQLite has one writer. A batch holds at most ``max_batch`` sends.
+    write_lanes: int = Field(default=4, ge=1)
+    max_batch: int = Field(default=256, ge=1)
 
 
 class RedisSettings(BaseModel):
