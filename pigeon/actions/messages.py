@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import zlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,7 +18,13 @@ from pigeon.actions.conversations import require_member, require_open
 from pigeon.actions.deliveries import note_fetched
 from pigeon.actions.fanout import is_hot, note_caught_up
 from pigeon.actions.uploads import attachment_body
-from pigeon.bus.publication import MessageStored, message_stored, to_group, to_users
+from pigeon.bus.publication import (
+    MessageStored,
+    Publication,
+    message_stored,
+    to_group,
+    to_users,
+)
 from pigeon.common.batching import GroupCommit
 from pigeon.common.clock import now_ms
 from pigeon.common.content import validate_body
@@ -146,6 +153,8 @@ def _lane_key(job: _SendJob) -> int:
 async def _write_sends(ctx: Context, jobs: list[_SendJob]) -> list[_Sent | BaseException]:
     """Store a batch in one transaction; if that fails as a whole (a unique-constraint race
     on a client message id, a deadlock), store each send alone."""
+    if not ctx.db.is_sqlite:
+        return await _write_pipelined(ctx, jobs)
     if len(jobs) > 1:
         # Conversation rows are locked in one order by every batch: no deadlock between
         # lanes (the sort is stable: one conversation's sends keep their order).
@@ -160,6 +169,165 @@ async def _write_sends(ctx: Context, jobs: list[_SendJob]) -> list[_Sent | BaseE
                 results[index] = stored[position]
             return results
     return [await _write_alone(ctx, job) for job in jobs]
+
+
+async def _write_pipelined(ctx: Context, jobs: list[_SendJob]) -> list[_Sent | BaseException]:
+    """PostgreSQL: the checks of the whole batch in one round trip, then the common sends
+    (an existing conversation, no mentions) written by runs of one statement shape, each
+    run in one round trip and one commit. The others, and sends whose guard refused, are
+    stored alone, in their place in the batch; publications keep the batch's order."""
+    results: list[_Sent | BaseException | None] = [None] * len(jobs)
+    published: list[Publication] = []
+    async with ctx.db.single_statement() as conn:
+        plans = await _plan_many(ctx, conn, jobs, results)
+        start = 0
+        while start < len(jobs):
+            if results[start] is not None:
+                start += 1
+                continue
+            plan = plans[start]
+            if plan is None:
+                await ctx.publish(published)
+                published = []
+                results[start] = await _write_alone(ctx, jobs[start])
+                start += 1
+                continue
+            end = start + 1
+            while end < len(jobs) and results[end] is None and _same_shape(plans[end], plan):
+                end += 1
+            published += await _store_run(ctx, conn, jobs, plans, results, start, end)
+            start = end
+    await ctx.publish(published)
+    return [r if r is not None else RuntimeError("send not written") for r in results]
+
+
+async def _plan_many(
+    ctx: Context,
+    conn: AsyncConnection,
+    jobs: list[_SendJob],
+    results: list[_Sent | BaseException | None],
+) -> list[_Plan | None]:
+    """Check every send of the batch (two round trips at most); a refusal goes straight
+    into ``results``. None: a send the one-statement write does not cover."""
+    in_conversation: list[int] = []
+    to_user: list[int] = []
+    for i, job in enumerate(jobs):
+        try:
+            _check_address(job.sender_id, job.draft)
+        except PigeonError as exc:
+            results[i] = exc
+            continue
+        (to_user if job.draft.to_user_id is not None else in_conversation).append(i)
+    rows: dict[int, Mapping[Any, Any] | None] = {}
+    found = await sending.CHECKS_IN_CONVERSATION.run(
+        conn,
+        [
+            sending.in_conversation_params(
+                jobs[i].draft.conversation_id or 0, jobs[i].sender_id, jobs[i].draft.client_msg_id
+            )
+            for i in in_conversation
+        ],
+    )
+    rows.update(zip(in_conversation, found, strict=True))
+    found = await sending.CHECKS_TO_USER.run(
+        conn,
+        [
+            sending.to_user_params(
+                jobs[i].sender_id,
+                jobs[i].draft.to_user_id or 0,
+                store.private_key(jobs[i].sender_id, jobs[i].draft.to_user_id or 0),
+                jobs[i].draft.client_msg_id,
+            )
+            for i in to_user
+        ],
+    )
+    rows.update(zip(to_user, found, strict=True))
+    plans: list[_Plan | None] = [None] * len(jobs)
+    for i, row in rows.items():
+        draft = jobs[i].draft
+        if draft.mentions or draft.mention_all:
+            continue  # needs the mentioned members' roles: checked again alone
+        try:
+            plan = _decide(ctx, jobs[i].sender_id, draft, row, {})
+        except PigeonError as exc:
+            results[i] = exc
+            continue
+        if plan.existing_id is None and plan.conversation_id is not None:
+            plans[i] = plan
+    return plans
+
+
+def _same_shape(plan: _Plan | None, other: _Plan) -> bool:
+    return plan is not None and (
+        (plan.peer_id is None, plan.require_friendship, plan.is_group)
+        == (other.peer_id is None, other.require_friendship, other.is_group)
+    )
+
+
+async def _store_run(
+    ctx: Context,
+    conn: AsyncConnection,
+    jobs: list[_SendJob],
+    plans: list[_Plan | None],
+    results: list[_Sent | BaseException | None],
+    start: int,
+    end: int,
+) -> list[Publication]:
+    """Write jobs[start:end] (one statement shape) in one round trip; their publications."""
+    first = plans[start]
+    assert first is not None
+    statement = sending.pipelined_send(
+        peer=first.peer_id is not None,
+        friendship=first.require_friendship,
+        open_group=first.is_group,
+    )
+    now = now_ms()
+    params = []
+    for i in range(start, end):
+        plan, job = plans[i], jobs[i]
+        assert plan is not None
+        assert plan.conversation_id is not None
+        params.append(
+            sending.send_params(
+                conversation_id=plan.conversation_id,
+                sender_id=job.sender_id,
+                peer_id=plan.peer_id,
+                client_msg_id=job.draft.client_msg_id,
+                kind=job.draft.kind,
+                body=message_store.encode_body(job.body),
+                now=now,
+            )
+        )
+    try:
+        rows = await statement.run(conn, params)
+    except Exception as exc:
+        # Nothing of the run was written (a unique-constraint race, a deadlock).
+        log.info("send_batch_split", sends=end - start, error=type(exc).__name__)
+        rows = [None] * (end - start)
+    publications: list[Publication] = []
+    for offset, row in enumerate(rows):
+        i = start + offset
+        plan, job = plans[i], jobs[i]
+        assert plan is not None
+        assert plan.conversation_id is not None
+        if row is None:
+            await ctx.publish(publications)
+            publications = []
+            results[i] = await _write_alone(ctx, job)
+            continue
+        message = Message(
+            id=int(row["id"]),
+            conversation_id=plan.conversation_id,
+            seq=int(row["seq"]),
+            sender_id=job.sender_id,
+            client_msg_id=job.draft.client_msg_id,
+            kind=job.draft.kind,
+            body=job.body,
+            ts=now,
+        )
+        results[i] = _Sent(_ack(message), True, None)
+        publications.append(_publication(message, plan, job.origin))
+    return publications
 
 
 async def _write_together(ctx: Context, jobs: list[_SendJob]) -> list[_Sent | BaseException]:
@@ -245,17 +413,49 @@ class _Origin:
 async def _plan(ctx: Context, conn: AsyncConnection, sender_id: int, draft: Draft) -> _Plan:
     """Check, in one read, that the sender may send this; raise the precise error.
 
-    The checks run outside the write transaction so that the write holds the database's
-    write lock for as few statements as possible; the write re-asserts them atomically.
+    The write re-asserts the checks atomically (its guards), so they may run before it.
     """
+    _check_address(sender_id, draft)
+    row: Mapping[Any, Any] | None
+    if draft.to_user_id is not None:
+        key = store.private_key(sender_id, draft.to_user_id)
+        params = sending.to_user_params(sender_id, draft.to_user_id, key, draft.client_msg_id)
+        row = await sending.checks_to_user(conn, params)
+    else:
+        assert draft.conversation_id is not None
+        params = sending.in_conversation_params(
+            draft.conversation_id, sender_id, draft.client_msg_id
+        )
+        row = await sending.checks_in_conversation(conn, params)
+    roles: dict[int, str] = {}
+    if row is not None and draft.mentions and row.get("kind") == "group":
+        assert draft.conversation_id is not None
+        wanted = list(dict.fromkeys(draft.mentions))
+        roles = await group_store.roles_of(conn, draft.conversation_id, wanted)
+    return _decide(ctx, sender_id, draft, row, roles)
+
+
+def _check_address(sender_id: int, draft: Draft) -> None:
+    if draft.to_user_id is None and draft.conversation_id is None:
+        raise InvalidRequest("give conversation_id or to_user_id")
+    if draft.to_user_id == sender_id:
+        raise InvalidRequest("you cannot start a conversation with yourself")
+
+
+def _decide(
+    ctx: Context,
+    sender_id: int,
+    draft: Draft,
+    row: Mapping[Any, Any] | None,
+    group_roles: dict[int, str],
+) -> _Plan:
+    """What the checks' row says about this send (``group_roles``: the mentioned members of
+    a group); raise the precise error if it may not be sent."""
     friendship = ctx.settings.messaging.require_friendship
     wanted = list(dict.fromkeys(draft.mentions))
     if draft.to_user_id is not None:
+        assert row is not None
         peer = draft.to_user_id
-        if peer == sender_id:
-            raise InvalidRequest("you cannot start a conversation with yourself")
-        key = store.private_key(sender_id, peer)
-        row = await sending.checks_to_user(conn, sender_id, peer, key, draft.client_msg_id)
         if not row["target_exists"]:
             raise NotFound("no such user")
         _check_peer(row, friendship)
@@ -271,23 +471,17 @@ async def _plan(ctx: Context, conn: AsyncConnection, sender_id: int, draft: Draf
             friendship,
             row["existing_id"],
         )
-    if draft.conversation_id is None:
-        raise InvalidRequest("give conversation_id or to_user_id")
+    assert draft.conversation_id is not None
     conversation_id = draft.conversation_id
-    found = await sending.checks_in_conversation(
-        conn, conversation_id, sender_id, draft.client_msg_id
-    )
-    if found is None:
+    if row is None:
         raise NotMember()
-    row = found
     if row["kind"] == "group":
         if row["dissolved_at"] is not None:
             raise GroupDissolved()
         mention_all = draft.mention_all
         if mention_all and row["role"] not in ("owner", "admin"):
             raise Forbidden("only the group owner or admins may mention everyone")
-        in_group = await group_store.roles_of(conn, conversation_id, wanted) if wanted else {}
-        mentions = [uid for uid in wanted if uid in in_group]
+        mentions = [uid for uid in wanted if uid in group_roles]
         return _Plan(
             conversation_id, None, True, [], mentions, mention_all, False, row["existing_id"]
         )
@@ -301,7 +495,7 @@ async def _plan(ctx: Context, conn: AsyncConnection, sender_id: int, draft: Draf
     )
 
 
-def _check_peer(row: RowMapping, require_friendship: bool) -> None:
+def _check_peer(row: Mapping[Any, Any], require_friendship: bool) -> None:
     if row["existing_id"] is not None:
         return  # a retry of a stored message answers with its ack, whatever changed since
     if row["blocked"]:
