@@ -100,8 +100,10 @@ async def store_message(
     *,
     exclude_connection: str | None = None,
     device: str | None = None,
+    friends_only: bool | None = None,
 ) -> tuple[Ack, bool]:
     """:func:`send_message`, also saying whether this call stored it (False: a retry).
+    ``friends_only=False`` lifts ``messaging.require_friendship`` (the server push API).
 
     Sends go through the process's group commit: those arriving while a batch is being
     written share the next transaction and its commit (one fsync on SQLite); each is
@@ -112,7 +114,9 @@ async def store_message(
     body = validate_body(draft.kind, draft.body, ctx.settings.messaging.max_text_chars)
     if draft.kind in ATTACHMENT_KINDS:
         body = await attachment_body(ctx, draft.kind, body)
-    job = _SendJob(sender_id, draft, body, _Origin(exclude_connection, device))
+    if friends_only is None:
+        friends_only = ctx.settings.messaging.require_friendship
+    job = _SendJob(sender_id, draft, body, _Origin(exclude_connection, device), friends_only)
     sent = await _group_commit(ctx).submit(job, key=_lane_key(job))
     return sent.ack, sent.stored
 
@@ -123,6 +127,7 @@ class _SendJob:
     draft: Draft
     body: dict[str, Any]
     origin: _Origin
+    friends_only: bool  # private messages only between friends
 
 
 @dataclass(frozen=True)
@@ -179,7 +184,7 @@ async def _write_pipelined(ctx: Context, jobs: list[_SendJob]) -> list[_Sent | B
     results: list[_Sent | BaseException | None] = [None] * len(jobs)
     published: list[Publication] = []
     async with ctx.db.single_statement() as conn:
-        plans = await _plan_many(ctx, conn, jobs, results)
+        plans = await _plan_many(conn, jobs, results)
         start = 0
         while start < len(jobs):
             if results[start] is not None:
@@ -202,7 +207,6 @@ async def _write_pipelined(ctx: Context, jobs: list[_SendJob]) -> list[_Sent | B
 
 
 async def _plan_many(
-    ctx: Context,
     conn: AsyncConnection,
     jobs: list[_SendJob],
     results: list[_Sent | BaseException | None],
@@ -248,7 +252,7 @@ async def _plan_many(
         if draft.mentions or draft.mention_all:
             continue  # needs the mentioned members' roles: checked again alone
         try:
-            plan = _decide(ctx, jobs[i].sender_id, draft, row, {})
+            plan = _decide(jobs[i], row, {})
         except PigeonError as exc:
             results[i] = exc
             continue
@@ -368,7 +372,7 @@ async def _write_alone(ctx: Context, job: _SendJob) -> _Sent | BaseException:
 async def _store_checked(ctx: Context, conn: AsyncConnection, job: _SendJob) -> _Sent:
     """Check and store one send inside a batch's transaction."""
     for _attempt in (1, 2):
-        plan = await _plan(ctx, conn, job.sender_id, job.draft)
+        plan = await _plan(conn, job)
         if plan.existing_id is not None:
             existing = await message_store.find_message(conn, plan.existing_id)
             assert existing is not None
@@ -410,11 +414,12 @@ class _Origin:
     device: str | None
 
 
-async def _plan(ctx: Context, conn: AsyncConnection, sender_id: int, draft: Draft) -> _Plan:
+async def _plan(conn: AsyncConnection, job: _SendJob) -> _Plan:
     """Check, in one read, that the sender may send this; raise the precise error.
 
     The write re-asserts the checks atomically (its guards), so they may run before it.
     """
+    sender_id, draft = job.sender_id, job.draft
     _check_address(sender_id, draft)
     row: Mapping[Any, Any] | None
     if draft.to_user_id is not None:
@@ -432,7 +437,7 @@ async def _plan(ctx: Context, conn: AsyncConnection, sender_id: int, draft: Draf
         assert draft.conversation_id is not None
         wanted = list(dict.fromkeys(draft.mentions))
         roles = await group_store.roles_of(conn, draft.conversation_id, wanted)
-    return _decide(ctx, sender_id, draft, row, roles)
+    return _decide(job, row, roles)
 
 
 def _check_address(sender_id: int, draft: Draft) -> None:
@@ -442,16 +447,10 @@ def _check_address(sender_id: int, draft: Draft) -> None:
         raise InvalidRequest("you cannot start a conversation with yourself")
 
 
-def _decide(
-    ctx: Context,
-    sender_id: int,
-    draft: Draft,
-    row: Mapping[Any, Any] | None,
-    group_roles: dict[int, str],
-) -> _Plan:
+def _decide(job: _SendJob, row: Mapping[Any, Any] | None, group_roles: dict[int, str]) -> _Plan:
     """What the checks' row says about this send (``group_roles``: the mentioned members of
     a group); raise the precise error if it may not be sent."""
-    friendship = ctx.settings.messaging.require_friendship
+    sender_id, draft, friendship = job.sender_id, job.draft, job.friends_only
     wanted = list(dict.fromkeys(draft.mentions))
     if draft.to_user_id is not None:
         assert row is not None
