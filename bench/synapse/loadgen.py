@@ -40,6 +40,8 @@ from bench.synapse.accounts import Room, auth, sync_filter
 N_KEY = "bench_n"
 SENT_KEY = "bench_sent_ns"
 SYNC_TIMEOUT_MS = 30_000
+SEND_ATTEMPTS = 5
+CONNECT_CONCURRENCY = 32
 
 
 @dataclass(frozen=True)
@@ -133,17 +135,24 @@ class MatrixWorker:
         self.totals["sent"] += 1
         if self.in_window(sent_ns):
             self.result.sent += 1
-        try:
-            response = await self.client.put(
-                f"/_matrix/client/v3/rooms/{room}/send/m.room.message/{txn}",
-                json=message_content(n, sent_ns, self.cfg.text_size),
-                headers=auth(pair.room.sender.token),
-            )
-        except httpx.HTTPError as exc:
-            pair.pending.pop(n, None)
-            pair.errors += 1
-            self.error(f"send {type(exc).__name__}")
-            return
+        url = f"/_matrix/client/v3/rooms/{room}/send/m.room.message/{txn}"
+        content = message_content(n, sent_ns, self.cfg.text_size)
+        for attempt in range(SEND_ATTEMPTS):
+            try:
+                response = await self.client.put(
+                    url, json=content, headers=auth(pair.room.sender.token)
+                )
+                break
+            except httpx.TransportError as exc:
+                # The same txn id again, as a Matrix client does: the server answers a
+                # repeat with the first event_id, so a retry cannot duplicate a message.
+                self.other(f"send retried after {type(exc).__name__}")
+                if attempt + 1 == SEND_ATTEMPTS:
+                    pair.pending.pop(n, None)
+                    pair.errors += 1
+                    self.error(f"send {type(exc).__name__}")
+                    return
+                await asyncio.sleep(0.2 * (attempt + 1))
         now = time.time_ns()
         pair.pending.pop(n, None)
         if response.status_code != 200:
@@ -246,8 +255,37 @@ class MatrixWorker:
             raise RuntimeError("the runner aborted the run")
         return int(self.start_at.value * 1e9)
 
+    async def connect_all(self) -> None:
+        """Open the W + 1 keep-alive connections of every pair before the start, as the
+        WebSocket load generator opens its sockets first: each probe holds its connection
+        until all are open, so none is reused."""
+        total = len(self.pairs) * (self.cfg.window + 1)
+        gate = asyncio.Semaphore(CONNECT_CONCURRENCY)
+        all_open = asyncio.Event()
+        opened = 0
+
+        async def one() -> None:
+            nonlocal opened
+            await gate.acquire()
+            released = False
+            try:
+                async with self.client.stream("GET", "/_matrix/client/versions") as response:
+                    gate.release()
+                    released = True
+                    opened += 1
+                    if opened == total:
+                        all_open.set()
+                    await all_open.wait()
+                    await response.aread()
+            finally:
+                if not released:
+                    gate.release()
+
+        await asyncio.gather(*(one() for _ in range(total)))
+
     async def run(self) -> None:
         cfg = self.cfg
+        await self.connect_all()
         syncs = [asyncio.create_task(self.sync_loop(p)) for p in self.pairs]
         reporter = asyncio.create_task(self.report())
         self.counters[self.base + READY] = 1.0
