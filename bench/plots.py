@@ -29,6 +29,15 @@ def measured(results: dict[str, Any]) -> list[dict[str, Any]]:
     return [run for run in results.get("runs", []) if run.get("delivered_per_s", 0) > 0]
 
 
+def shown_label(results: dict[str, Any], label: str) -> str:
+    """The run's label, marked when its correctness check failed: its figures stand, but
+    not as a passing run's."""
+    for run in results.get("runs", []):
+        if run.get("label") == label and run.get("ok") is False:
+            return f"{label}\n(check FAILED)"
+    return label
+
+
 def _figure(width: float = 7.0, height: float = 4.0) -> tuple[Figure, Axes]:
     import matplotlib
 
@@ -52,7 +61,7 @@ def _bars(
     runs: list[dict[str, Any]], values: list[float], ylabel: str, title: str, path: Path
 ) -> Path:
     fig, ax = _figure()
-    labels = [run["label"] for run in runs]
+    labels = [shown_label({"runs": runs}, run["label"]) for run in runs]
     bars = ax.bar(labels, values, color=[f"C{i}" for i in range(len(runs))])
     ax.set_yscale("log")
     ax.set_ylabel(ylabel)
@@ -84,7 +93,7 @@ def latency_cdf_plot(results: dict[str, Any], path: Path) -> Path | None:
     fig, ax = _figure()
     for i, (label, points) in enumerate(shown):
         ms = [max(p[1], 0.01) for p in points]
-        ax.plot(ms, [p[0] / 100 for p in points], label=label, color=f"C{i}")
+        ax.plot(ms, [p[0] / 100 for p in points], label=shown_label(results, label), color=f"C{i}")
     ax.set_xscale("log")
     ax.set_xlabel("delivery latency, ms (log)")
     ax.set_ylabel("fraction of messages")

@@ -77,3 +77,10 @@ def test_plot_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
     assert len(printed) == 3
     for line in printed:
         assert_png(Path(line))
+
+
+def test_a_failed_run_is_marked() -> None:
+    data = results()
+    data["runs"][1]["ok"] = False
+    assert plots.shown_label(data, "pigeon") == "pigeon\n(check FAILED)"
+    assert plots.shown_label(data, "relay") == "relay"
