@@ -1,4 +1,4 @@
-"""Pigeon's benchmarks: ``python -m bench relay | private | all``.
+"""Pigeon's benchmarks: ``python -m bench relay | private | all | compare | plot | chaos``.
 
 Modules and their roles::
 
@@ -13,6 +13,9 @@ Modules and their roles::
     checks.py    per-pair correctness: loss, duplicates, order, seq agreement
     stats.py     percentiles and the figures of one run
     report.py    the machine, the printed table, the JSON result file
+    compare.py   relay, Pigeon and Synapse on one scenario: ratios to the relay, JSON, plots
+    plots.py     PNG plots of a results JSON (matplotlib)
+    synapse/     Matrix Synapse: its own venv, config, users and rooms, an HTTP load worker
 
 Data flow::
 

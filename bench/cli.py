@@ -387,6 +387,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="a cluster under kill -9, SIGSTOP and Redis loss: proves every ack is delivered",
     )
     add_chaos_args(chaos)
+    from bench.compare import add_compare_args  # bench.compare builds on this module
+    from bench.plots import add_plot_args
+
+    add_compare_args(
+        sub.add_parser("compare", help="relay, Pigeon and Matrix Synapse side by side, plots")
+    )
+    plot = sub.add_parser("plot", help="PNG plots of a results JSON")
+    plot.add_argument("results", type=Path, help="a results JSON (compare-*.json)")
+    add_plot_args(plot)
     return parser
 
 
@@ -408,6 +417,10 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.scenario == "chaos":
         return run_chaos_scenario(args)
+    if args.scenario in ("compare", "plot"):
+        from bench import compare, plots
+
+        return compare.main(args) if args.scenario == "compare" else plots.plot_main(args)
     opts = load_options(args)
     run_id = secrets.randbits(32)
     scratch = Scratch()

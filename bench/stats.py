@@ -19,6 +19,10 @@ def percentile(sorted_values: list[int] | array.array[int], q: float) -> float:
     return float(sorted_values[rank])
 
 
+# Percentiles kept for a latency CDF: every half percent, then the tail.
+CDF_POINTS = (*(i / 2 for i in range(199)), 99.5, 99.9, 99.99, 100.0)
+
+
 @dataclass
 class Latency:
     """Milliseconds."""
@@ -29,6 +33,8 @@ class Latency:
     p99: float = 0.0
     max: float = 0.0
     mean: float = 0.0
+    # (percentile, ms) points of the distribution, for CDF plots; not in to_dict()
+    cdf: list[tuple[float, float]] = field(default_factory=list, repr=False)
 
     @classmethod
     def from_us(cls, chunks: list[bytes]) -> Latency:
@@ -45,7 +51,12 @@ class Latency:
             p99=percentile(ordered, 99) / 1000,
             max=ordered[-1] / 1000,
             mean=sum(ordered) / len(ordered) / 1000,
+            cdf=[(q, percentile(ordered, q) / 1000) for q in CDF_POINTS],
         )
+
+    def summary(self) -> dict[str, Any]:
+        """The percentiles, rounded, without the CDF points."""
+        return _rounded({k: v for k, v in self.__dict__.items() if k != "cdf"})
 
 
 @dataclass
@@ -113,8 +124,8 @@ class RunFigures:
             "sent_per_s": round(self.sent_per_s, 1),
             "acked_per_s": round(self.acked_per_s, 1),
             "delivered_per_s": round(self.delivered_per_s, 1),
-            "latency_ms": _rounded(self.latency.__dict__),
-            "ack_latency_ms": _rounded(self.ack_latency.__dict__),
+            "latency_ms": self.latency.summary(),
+            "ack_latency_ms": self.ack_latency.summary(),
             "check": self.check.to_dict(),
             "skipped_sends": self.skipped,
             "error_codes": self.error_codes,
