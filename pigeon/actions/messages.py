@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import sqlite3
 import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -337,9 +338,10 @@ async def _store_run(
 async def _write_together(ctx: Context, jobs: list[_SendJob]) -> list[_Sent | BaseException]:
     results: list[_Sent | BaseException] = []
     async with ctx.db.transaction() as conn:
+        direct = await sending.raw_sqlite(conn) if ctx.db.is_sqlite else None
         for job in jobs:
             try:
-                results.append(await _store_checked(ctx, conn, job))
+                results.append(await _store_checked(conn, direct, job))
             except PigeonError as exc:
                 # Refused before it wrote anything: the others go on.
                 results.append(exc)
@@ -369,10 +371,13 @@ async def _write_alone(ctx: Context, job: _SendJob) -> _Sent | BaseException:
         return exc
 
 
-async def _store_checked(ctx: Context, conn: AsyncConnection, job: _SendJob) -> _Sent:
-    """Check and store one send inside a batch's transaction."""
+async def _store_checked(
+    conn: AsyncConnection, direct: sqlite3.Connection | None, job: _SendJob
+) -> _Sent:
+    """Check and store one send inside a batch's transaction (``direct``: on SQLite, the
+    writer's own connection, for the common statements)."""
     for _attempt in (1, 2):
-        plan = await _plan(conn, job)
+        plan = await _plan(conn, job, direct)
         if plan.existing_id is not None:
             existing = await message_store.find_message(conn, plan.existing_id)
             assert existing is not None
@@ -380,8 +385,8 @@ async def _store_checked(ctx: Context, conn: AsyncConnection, job: _SendJob) -> 
                 # Not a retry of that send: the id names another message.
                 raise ClientMsgIdReused()
             return _Sent(_ack(message_store.message_from_row(existing)), False, None)
-        if _fits_one_statement(ctx, plan):
-            message = await _store_at_once(conn, job, plan)
+        if _fits_one_statement(plan):
+            message = await _store_common(conn, direct, job, plan)
         else:
             message = await _store(conn, job, plan)
         if message is not None:
@@ -414,7 +419,9 @@ class _Origin:
     device: str | None
 
 
-async def _plan(conn: AsyncConnection, job: _SendJob) -> _Plan:
+async def _plan(
+    conn: AsyncConnection, job: _SendJob, direct: sqlite3.Connection | None = None
+) -> _Plan:
     """Check, in one read, that the sender may send this; raise the precise error.
 
     The write re-asserts the checks atomically (its guards), so they may run before it.
@@ -425,13 +432,20 @@ async def _plan(conn: AsyncConnection, job: _SendJob) -> _Plan:
     if draft.to_user_id is not None:
         key = store.private_key(sender_id, draft.to_user_id)
         params = sending.to_user_params(sender_id, draft.to_user_id, key, draft.client_msg_id)
-        row = await sending.checks_to_user(conn, params)
+        if direct is not None:
+            row = sending.DIRECT_CHECKS_TO_USER.rows(direct, params)[0]
+        else:
+            row = await sending.checks_to_user(conn, params)
     else:
         assert draft.conversation_id is not None
         params = sending.in_conversation_params(
             draft.conversation_id, sender_id, draft.client_msg_id
         )
-        row = await sending.checks_in_conversation(conn, params)
+        if direct is not None:
+            found = sending.DIRECT_CHECKS_IN_CONVERSATION.rows(direct, params)
+            row = found[0] if found else None
+        else:
+            row = await sending.checks_in_conversation(conn, params)
     roles: dict[int, str] = {}
     if row is not None and draft.mentions and row.get("kind") == "group":
         assert draft.conversation_id is not None
@@ -503,33 +517,42 @@ def _check_peer(row: Mapping[Any, Any], require_friendship: bool) -> None:
         raise NotFriends()
 
 
-def _fits_one_statement(ctx: Context, plan: _Plan) -> bool:
-    """PostgreSQL stores the common send (an existing conversation, no mentions) in one
-    statement; everything else takes the general path."""
-    return (
-        not ctx.db.is_sqlite
-        and plan.conversation_id is not None
-        and not plan.mentions
-        and not plan.mention_all
-    )
+def _fits_one_statement(plan: _Plan) -> bool:
+    """The common send (an existing conversation, no mentions): one statement on
+    PostgreSQL, four straight on the writer's connection on SQLite. Everything else takes
+    the general path."""
+    return plan.conversation_id is not None and not plan.mentions and not plan.mention_all
 
 
-async def _store_at_once(conn: AsyncConnection, job: _SendJob, plan: _Plan) -> Message | None:
-    """PostgreSQL's one-statement write; None if a guard refused (the rules changed)."""
+async def _store_common(
+    conn: AsyncConnection, direct: sqlite3.Connection | None, job: _SendJob, plan: _Plan
+) -> Message | None:
+    """The common send's write; None if a guard refused (the rules changed)."""
     assert plan.conversation_id is not None
     now = now_ms()
-    stored = await sending.store_in_one_statement(
-        conn,
+    params = sending.send_params(
         conversation_id=plan.conversation_id,
         sender_id=job.sender_id,
         peer_id=plan.peer_id,
-        require_friendship=plan.require_friendship,
-        open_group=plan.is_group,
         client_msg_id=job.draft.client_msg_id,
         kind=job.draft.kind,
         body=message_store.encode_body(job.body),
         now=now,
     )
+    if direct is not None:
+        stored = sending.store_direct(
+            direct,
+            require_friendship=plan.require_friendship,
+            open_group=plan.is_group,
+            params=params,
+        )
+    else:
+        stored = await sending.store_in_one_statement(
+            conn,
+            require_friendship=plan.require_friendship,
+            open_group=plan.is_group,
+            params=params,
+        )
     if stored is None:
         return None
     message_id, seq = stored
