@@ -55,7 +55,7 @@ class Context:
     # Image decodes running at once in this process (uploads.max_concurrent_decodes).
     decode_slots: asyncio.Semaphore | None = None
     notice_outage: Outage = field(default_factory=lambda: Outage("notice_book"))
-    # The group commit of sends (made by pigeon.actions.messages on first use).
+    # The group commit of sends (made by pigeon.actions.sending on first use).
     send_commit: GroupCommit[Any, Any] | None = None
 
     @asynccontextmanager

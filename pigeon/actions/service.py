@@ -1,6 +1,6 @@
 """Server push API: trusted backends push private, group and system messages and events.
 
-A service send is an ordinary send (:func:`pigeon.actions.messages.send_message`: stored
+A service send is an ordinary send (:func:`pigeon.actions.sending.send_message`: stored
 once, acked after the commit, idempotent by ``client_msg_id``, pushed after the commit),
 with two differences:
 
@@ -28,7 +28,7 @@ from sqlalchemy.exc import IntegrityError
 
 from pigeon.actions import deliveries
 from pigeon.actions.context import Context
-from pigeon.actions.messages import Draft, store_message
+from pigeon.actions.sending import Draft, store_message
 from pigeon.actions.tips import store_system_message
 from pigeon.bus.publication import message_stored, to_users
 from pigeon.common.clock import now_ms
