@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import array
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -11,7 +12,7 @@ from bench.checks import PairCheck
 from bench.cpu import CpuWindow
 
 
-def percentile(sorted_values: list[int] | array.array[int], q: float) -> float:
+def percentile(sorted_values: Sequence[float], q: float) -> float:
     """Nearest-rank percentile of already sorted values (0 when empty)."""
     if not sorted_values:
         return 0.0

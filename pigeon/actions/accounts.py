@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import re
 from dataclasses import dataclass
 
@@ -37,6 +38,7 @@ from pigeon.common.errors import (
 from pigeon.common.models import User
 from pigeon.common.protocol.closecodes import CloseCode
 from pigeon.common.protocol.frames import KickedFrame
+from pigeon.common.settings import AuthSettings
 from pigeon.storage import users as store
 
 USERNAME = re.compile(r"^[A-Za-z0-9_.-]{3,32}$")
@@ -44,6 +46,20 @@ DEVICES = ("web", "desktop", "mobile")
 _hasher = PasswordHasher()
 # A real hash to verify against when the user does not exist, so timing does not reveal it.
 _DUMMY_HASH = _hasher.hash("pigeon-dummy-password")
+
+
+@functools.cache
+def _cost_hasher(time_cost: int, memory_kib: int, parallelism: int) -> PasswordHasher:
+    return PasswordHasher(time_cost=time_cost, memory_cost=memory_kib, parallelism=parallelism)
+
+
+def _new_hasher(auth: AuthSettings) -> PasswordHasher:
+    """The hasher for new hashes, at the configured cost (verifying reads a hash's own)."""
+    return _cost_hasher(
+        auth.password_hash_time_cost,
+        max(auth.password_hash_memory_kib, 8 * auth.password_hash_parallelism),
+        auth.password_hash_parallelism,
+    )
 
 
 @dataclass(frozen=True)
@@ -101,7 +117,7 @@ async def register_user(
         auth.register_window_s,
         "registrations from this address",
     )
-    password_hash = await asyncio.to_thread(_hasher.hash, password)
+    password_hash = await asyncio.to_thread(_new_hasher(auth).hash, password)
     now = now_ms()
     try:
         async with ctx.transaction() as (conn, _):
@@ -201,7 +217,7 @@ async def change_password(
     check_password_strength(
         new_password, row["username"], auth.min_password_length, auth.min_password_score
     )
-    new_hash = await asyncio.to_thread(_hasher.hash, new_password)
+    new_hash = await asyncio.to_thread(_new_hasher(auth).hash, new_password)
     now = now_ms()
     async with ctx.transaction() as (conn, _):
         await store.update_user(

@@ -94,6 +94,11 @@ class AuthSettings(BaseModel):
     from one client address after ``login_max_failures_per_address``. One address may
     register ``register_per_address`` accounts per ``register_window_s``. A limit of 0 turns
     it off. In a cluster the counts are shared through Redis.
+
+    New password hashes are argon2id with ``password_hash_time_cost`` passes over
+    ``password_hash_memory_kib`` KiB in ``password_hash_parallelism`` lanes (argon2-cffi's
+    defaults); stored hashes carry their own cost, so changing it never locks anyone out.
+    Lower costs exist for benchmarks that register thousands of users, never for production.
     """
 
     secret_key: str = ""
@@ -106,6 +111,9 @@ class AuthSettings(BaseModel):
     login_window_s: float = 300.0
     register_per_address: int = 10
     register_window_s: float = 3600.0
+    password_hash_time_cost: int = Field(default=3, ge=1)
+    password_hash_memory_kib: int = Field(default=65536, ge=8)
+    password_hash_parallelism: int = Field(default=4, ge=1)
     service_keys: list[str] = Field(default_factory=list)
 
 
