@@ -64,7 +64,9 @@ def scenario_env(opts: GroupOptions) -> dict[str, str]:
 
 def run_group(opts: GroupOptions, served: Served, run_id: int) -> dict[str, Any]:
     t0 = time.monotonic()
-    setup = asyncio.run(make_group(served.api, opts.members, opts.senders, run_id, opts.hot))
+    setup = asyncio.run(
+        make_group(served.api, opts.members, opts.senders, run_id, opts.hot, opts.progress)
+    )
     setup_s = time.monotonic() - t0
     print(
         f"{opts.scenario}: {opts.members:,} members registered, group {setup.conversation_id} "

@@ -10,6 +10,7 @@ socket only sends, and its ``web`` socket is an online member like any other.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,9 +45,22 @@ async def _login_desktop(client: httpx.AsyncClient, user: User) -> User:
 
 
 async def make_group(
-    base: str, members: int, senders: int, run_id: int, hot: bool, concurrency: int = 16
+    base: str,
+    members: int,
+    senders: int,
+    run_id: int,
+    hot: bool,
+    progress: bool = True,
+    concurrency: int = 16,
 ) -> GroupSetup:
-    users = await register_users(base, members, run_id, concurrency=concurrency)
+    from tqdm import tqdm
+
+    with tqdm(
+        total=members, desc="registering", unit="user", disable=not progress, file=sys.stderr
+    ) as bar:
+        users = await register_users(
+            base, members, run_id, concurrency=concurrency, on_done=lambda: bar.update(1)
+        )
     owner = users[0]
     async with httpx.AsyncClient(base_url=f"{base}/api/v1", timeout=300.0) as client:
         created = await _post(

@@ -34,6 +34,7 @@ def add_sync_args(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--repeats", type=int, default=3, help="reconnects measured")
     parser.add_argument("--no-sdk", action="store_true", help="do not time the Python SDK too")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("--json", type=Path, default=None)
 
 
@@ -42,7 +43,18 @@ def run_sync(args: argparse.Namespace, served: Served, run_id: int) -> dict[str,
     t0 = time.monotonic()
     user, peers, friendship = asyncio.run(prepare(served.api, args.conversations, run_id))
     gws = served.gateways
-    acked = asyncio.run(send_backlog(gws[0], peers, user, per_peer, run_id))
+    from tqdm import tqdm
+
+    with tqdm(
+        total=per_peer * len(peers),
+        desc="backlog",
+        unit="msg",
+        disable=args.no_progress,
+        file=sys.stderr,
+    ) as bar:
+        acked = asyncio.run(
+            send_backlog(gws[0], peers, user, per_peer, run_id, lambda: bar.update(1))
+        )
     backlog_s = time.monotonic() - t0
     print(
         f"sync: {len(acked):,} messages from {len(peers)} peers ({friendship}) waiting "

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -52,7 +53,13 @@ async def _open(url: str, token: str) -> ClientConnection:
 
 
 async def send_backlog(
-    ws_url: str, peers: list[User], to: User, per_peer: int, run_id: int, window: int = 10
+    ws_url: str,
+    peers: list[User],
+    to: User,
+    per_peer: int,
+    run_id: int,
+    on_ack: Callable[[], object],
+    window: int = 10,
 ) -> dict[str, tuple[int, int]]:
     """Each peer sends ``per_peer`` texts to ``to``; client_msg_id -> (conversation, seq)."""
     acked: dict[str, tuple[int, int]] = {}
@@ -69,6 +76,7 @@ async def send_backlog(
                 frame = frames.decode(raw)
                 if frame.get("type") == "ack":
                     acked[frame["client_msg_id"]] = (int(frame["conversation_id"]), frame["seq"])
+                    on_ack()
                 elif frame.get("type") == "error":
                     raise RuntimeError(f"peer {index}: {frame}")
                 else:
