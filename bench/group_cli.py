@@ -11,6 +11,7 @@ from typing import Any
 
 from bench.accounts import SetupError
 from bench.cluster import ClusterOptions
+from bench.cpu import load_average
 from bench.group_run import group_options, run_scenario, scenario_env
 from bench.report import machine, write_json
 from bench.runner import LoadOptions, RunError
@@ -89,7 +90,8 @@ def print_figures(figures: dict[str, Any], base: dict[str, Any] | None) -> None:
     print(
         f"  {check['sent']:,} sent, {check['acked']:,} acked ({figures['sent_per_s']}/s); "
         f"{check['deliveries']:,} held by members; notices {totals['notices']:,}, "
-        f"pulls {totals['pulls']:,}, pushes {totals['pushes']:,}; setup {figures['setup_s']}s, "
+        f"pulls {totals['pulls']:,} (retried {totals['pull_retries']}), "
+        f"pushes {totals['pushes']:,}; setup {figures['setup_s']}s, "
         f"connect {figures['connect_s']}s"
     )
     print(
@@ -114,6 +116,7 @@ def main_group(args: argparse.Namespace, scratch: Any, copts: ClusterOptions) ->
     env = scenario_env(opts)
     print_settings(env, copts.env)
     run_id = secrets.randbits(32)
+    load_before = load_average()
     try:
         figures = run_scenario(opts, args.mode, scratch, copts, run_id)
         base = None if args.no_baseline else baseline(args, scratch, copts, run_id)
@@ -126,6 +129,8 @@ def main_group(args: argparse.Namespace, scratch: Any, copts: ClusterOptions) ->
         "scenario": args.scenario,
         "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "machine": machine(),
+        "load_average_before": load_before,
+        "load_average_after": load_average(),
         "options": opts.describe(),
         "server_settings_changed": settings_changed(env, copts.env),
         "baseline": base,

@@ -115,6 +115,7 @@ def run_group(opts: GroupOptions, served: Served, run_id: int) -> dict[str, Any]
             "notices": sum(m.notices for m in members),
             "pulls": sum(m.pulls for m in members),
             "pushes": sum(m.pushes for m in members),
+            "pull_retries": sum(m.pull_retries for m in members),
         },
         "other_frames": _merge([r.other_frames for r in results]),
         "problems": problems[:20],

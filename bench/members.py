@@ -32,6 +32,7 @@ from bench.loadgen import ACKED, DELIVERED, DONE, ERRORS, READY, SENT, SLOTS, ra
 
 Pull = Literal["http", "sync"]
 PAGE = 200
+PULL_ATTEMPTS = 4
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,7 @@ class MemberRecord:
     notices: int = 0
     pulls: int = 0
     pushes: int = 0
+    pull_retries: int = 0  # pulls that failed and were tried again
 
 
 @dataclass
@@ -150,13 +152,28 @@ class Member:
         self.worker.spawn(self.pull_until_settled())
 
     async def pull_until_settled(self) -> None:
+        """Pull until no notice came meanwhile. A failed pull is tried again after a pause,
+        as the SDK does (a keep-alive connection the server closed, a busy server); only
+        ``PULL_ATTEMPTS`` failures in a row count against the run."""
+        failures = 0
         try:
             while True:
                 self.again = False
-                await self.pull()
+                try:
+                    await self.pull()
+                except (httpx.HTTPError, TimeoutError) as exc:
+                    failures += 1
+                    self.record.pull_retries += 1
+                    if failures >= PULL_ATTEMPTS:
+                        self.worker.failed(f"member {self.endpoint.user_id}: pull failed: {exc!r}")
+                        return
+                    await asyncio.sleep(0.2 * 2**failures)
+                    self.again = True
+                else:
+                    failures = 0
                 if not self.again:
                     return
-        except (httpx.HTTPError, ConnectionClosed, TimeoutError) as exc:
+        except ConnectionClosed as exc:
             self.worker.failed(f"member {self.endpoint.user_id}: pull failed: {exc!r}")
         finally:
             self.pulling = False
