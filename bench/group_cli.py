@@ -98,7 +98,12 @@ def print_figures(figures: dict[str, Any], base: dict[str, Any] | None) -> None:
         f"  check: lost {check['lost']}, duplicated {check['duplicated']}, reordered "
         f"{check['reordered']}, unacked {check['unacked']}, send errors {check['send_errors']}, "
         f"ack seq problems {check['ack_seq_problems']}, history problems "
-        f"{check['history_problems']} (one stored row per message), push gaps {check['push_gaps']}"
+        f"{check['history_problems']} (one stored row per message), bad pages {check['bad_pages']}"
+    )
+    print(
+        f"  absorbed by the client algorithm: duplicate pushes {check['duplicate_pushes']:,}, "
+        f"late pushes {check['late_pushes']:,}, push gaps {check['push_gaps']:,}, pulled "
+        f"messages already held {check['pull_overlap']:,}"
     )
     for line in check["examples"] + figures["problems"]:
         print(f"!!!   {line}")
