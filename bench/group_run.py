@@ -32,6 +32,8 @@ from bench.progress import Progress
 from bench.serving import FAST_HASH, Served, serve
 from bench.stats import percentile
 
+MAX_DRAIN_S = 300.0  # members still behind this long after the last send count as lost
+
 
 @dataclass(frozen=True)
 class GroupOptions:
@@ -205,7 +207,8 @@ def _watch(
     opts: GroupOptions, counters: Any, control: Any, n: int, online: int, procs: list[Any]
 ) -> None:
     """Progress until the senders are done and every member holds every acked message
-    (or nothing moved for ``drain_timeout`` seconds); then tell the workers to stop."""
+    (or nothing moved for ``drain_timeout`` seconds, or ``MAX_DRAIN_S`` passed); then tell
+    the workers to stop."""
     total = opts.warmup + opts.duration
     bar = Progress(opts.scenario, total, opts.progress)
     start = control[0]
@@ -236,6 +239,8 @@ def _watch(
             if done and delivered >= acked * online:
                 return
             if now > start + total and time.monotonic() - moved > opts.drain_timeout:
+                return
+            if now > start + total + MAX_DRAIN_S:
                 return
             if any(counters[i * SLOTS + DONE] == 1.0 for i in range(n)):
                 return
