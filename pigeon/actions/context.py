@@ -22,6 +22,7 @@ from pigeon.common.outage import Outage
 from pigeon.common.protocol.frames import ServerFrame
 from pigeon.common.settings import Settings
 from pigeon.storage.database import Database
+from pigeon.storage.recent import RecentMessages
 
 
 @dataclass
@@ -55,6 +56,8 @@ class Context:
     # Image decodes running at once in this process (uploads.max_concurrent_decodes).
     decode_slots: asyncio.Semaphore | None = None
     notice_outage: Outage = field(default_factory=lambda: Outage("notice_book"))
+    # Groups' newest messages as last read, for the pulls of their many members.
+    recent: RecentMessages = field(default_factory=RecentMessages)
     # The group commit of sends (made by pigeon.actions.sending on first use).
     send_commit: GroupCommit[Any, Any] | None = None
 

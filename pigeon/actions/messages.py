@@ -55,7 +55,11 @@ async def fetch_messages(
     async with ctx.db.read() as conn:
         membership = await require_member(conn, conversation_id, user_id)
         floor = membership["visible_from_seq"]
-        if after is not None:
+        if after is not None and membership["kind"] == "group":
+            found, more = await _page_after_recent(
+                ctx, conn, conversation_id, max(after, floor), limit
+            )
+        elif after is not None:
             found, more = await message_store.page_after(
                 conn, conversation_id, max(after, floor), limit
             )
@@ -77,6 +81,19 @@ async def fetch_messages(
         # The server push API reports when a recipient who was offline fetches its pushes.
         await note_fetched(ctx, user_id, conversation_id, found[0].seq, found[-1].seq)
     return Page(conversation_id, found, more)
+
+
+async def _page_after_recent(
+    ctx: Context, conn: AsyncConnection, conversation_id: int, after: int, limit: int
+) -> tuple[list[Message], bool]:
+    """A group's messages after a seq: what this process holds of them
+    (:mod:`pigeon.storage.recent`), then the database for the rest."""
+    recent = ctx.recent
+    held = recent.after(conversation_id, after, limit) or []
+    reached = held[-1].seq if held else after
+    fresh, more = await message_store.page_after(conn, conversation_id, reached, limit - len(held))
+    recent.extend(conversation_id, fresh)
+    return held + fresh, more
 
 
 async def mark_read(

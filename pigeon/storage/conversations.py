@@ -22,9 +22,13 @@ def private_key(user_a: int, user_b: int) -> str:
 # than running it.
 _FIND_PRIVATE = select(conversations.c.id).where(conversations.c.private_key == bindparam("key"))
 _FIND_CONVERSATION = select(conversations).where(conversations.c.id == bindparam("cid"))
-_FIND_MEMBERSHIP = select(conversation_members).where(
-    conversation_members.c.conversation_id == bindparam("cid"),
-    conversation_members.c.user_id == bindparam("uid"),
+_FIND_MEMBERSHIP = (
+    select(conversation_members, conversations.c.kind)
+    .join(conversations, conversations.c.id == conversation_members.c.conversation_id)
+    .where(
+        conversation_members.c.conversation_id == bindparam("cid"),
+        conversation_members.c.user_id == bindparam("uid"),
+    )
 )
 _MEMBER_IDS = select(conversation_members.c.user_id).where(
     conversation_members.c.conversation_id == bindparam("cid")
@@ -81,6 +85,7 @@ async def find_conversation(conn: AsyncConnection, conversation_id: int) -> RowM
 async def find_membership(
     conn: AsyncConnection, conversation_id: int, user_id: int
 ) -> RowMapping | None:
+    """The member's row, with the conversation's ``kind``."""
     result = await conn.execute(_FIND_MEMBERSHIP, {"cid": conversation_id, "uid": user_id})
     return result.mappings().first()
 

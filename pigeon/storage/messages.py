@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlalchemy import bindparam, select, tuple_, update
+from sqlalchemy import Integer, bindparam, select, tuple_, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -35,6 +35,12 @@ _FIND_BY_CLIENT_ID = select(messages).where(
     messages.c.sender_id == bindparam("sender"), messages.c.client_msg_id == bindparam("cmid")
 )
 _INSERT = messages.insert().returning(messages.c.id)
+_PAGE_AFTER = (
+    select(messages)
+    .where(messages.c.conversation_id == bindparam("cid"), messages.c.seq > bindparam("after"))
+    .order_by(messages.c.seq)
+    .limit(bindparam("limit", type_=Integer))
+)
 
 
 def encode_body(body: dict[str, Any]) -> str:
@@ -91,13 +97,8 @@ async def page_after(
     conn: AsyncConnection, conversation_id: int, after: int, limit: int
 ) -> tuple[list[Message], bool]:
     """Messages with seq > ``after``, ascending; and whether more follow."""
-    query = (
-        select(messages)
-        .where(messages.c.conversation_id == conversation_id, messages.c.seq > after)
-        .order_by(messages.c.seq)
-        .limit(limit + 1)
-    )
-    rows = list((await conn.execute(query)).mappings())
+    params = {"cid": conversation_id, "after": after, "limit": limit + 1}
+    rows = list((await conn.execute(_PAGE_AFTER, params)).mappings())
     return [message_from_row(r) for r in rows[:limit]], len(rows) > limit
 
 
