@@ -7,6 +7,7 @@ Register 2 x P users, make each pair friends where the server has friend request
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,7 +43,13 @@ async def _post(
     return response
 
 
-async def register_users(base: str, count: int, run_id: int, concurrency: int = 8) -> list[User]:
+async def register_users(
+    base: str,
+    count: int,
+    run_id: int,
+    concurrency: int = 8,
+    on_done: Callable[[], None] | None = None,
+) -> list[User]:
     gate = asyncio.Semaphore(concurrency)
     async with httpx.AsyncClient(base_url=f"{base}/api/v1", timeout=60.0) as client:
 
@@ -62,6 +69,8 @@ async def register_users(base: str, count: int, run_id: int, concurrency: int = 
             if response.status_code not in (200, 201):
                 raise SetupError(f"register {name} failed: {_error(response)}")
             data = response.json()
+            if on_done is not None:
+                on_done()
             return User(id=int(data["user"]["id"]), username=name, token=data["access_token"])
 
         return list(await asyncio.gather(*(one(i) for i in range(count))))

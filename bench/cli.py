@@ -23,6 +23,7 @@ from bench.relay import IMPLEMENTATIONS
 from bench.report import machine, problems_text, table, write_json
 from bench.runner import LoadOptions, RunError, run_load
 from bench.servers import ServerError, add_database_args, start_embedded, start_relay
+from bench.sockets import add_sockets_args, run_sockets
 from bench.stats import RunFigures
 
 DEFAULT_RELAY = "starlette"  # measured the faster of the two here: see docs/benchmarks.md
@@ -359,8 +360,8 @@ def _key_value(item: str) -> tuple[str, str]:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m bench",
-        description="Pigeon benchmarks: the bare relay baseline, the 1:1 scenario and the "
-        "chaos run.",
+        description="Pigeon benchmarks: the bare relay baseline, the 1:1 scenario, the "
+        "chaos run and the memory per held socket.",
     )
     sub = parser.add_subparsers(dest="scenario", required=True)
     relay = sub.add_parser("relay", help="the bare WebSocket relay baseline")
@@ -387,6 +388,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="a cluster under kill -9, SIGSTOP and Redis loss: proves every ack is delivered",
     )
     add_chaos_args(chaos)
+    held = sub.add_parser("sockets", help="memory per idle authenticated socket, vs baselines")
+    add_sockets_args(held)
+    add_cluster_args(held)
     return parser
 
 
@@ -408,6 +412,14 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.scenario == "chaos":
         return run_chaos_scenario(args)
+    if args.scenario == "sockets":
+        held = Scratch(prefix="pigeon-sockets-")
+        try:
+            code = run_sockets(args, held.path, cluster_options(args), DEFAULT_RELAY)
+            held.keep = code != 0
+        finally:
+            held.close()
+        return code
     opts = load_options(args)
     run_id = secrets.randbits(32)
     scratch = Scratch()
