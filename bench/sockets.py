@@ -395,7 +395,9 @@ def sockets_options(args: argparse.Namespace) -> Options:
         sockets=args.sockets,
         workers=workers,
         heartbeat_s=args.heartbeat,
-        hold_s=args.hold,
+        # Every socket pings at least once while held (the first ping comes within an
+        # interval of opening).
+        hold_s=max(args.hold, 1.5 * args.heartbeat),
         settle_s=args.settle,
         deflate=not args.no_deflate,
         progress=not args.no_progress,

@@ -7,6 +7,7 @@ import socket
 import uvicorn
 from fastapi import FastAPI
 
+from pigeon.gateway.wsprotocol import LightWebSocketProtocol
 from pigeon.platform.connections import ConnectionGuard, guarded_protocol
 from pigeon.runtime import Runtime
 
@@ -33,8 +34,10 @@ async def run_app(app: FastAPI, runtime: Runtime) -> None:
         access_log=False,
         # Connection cap and request deadlines (slow-loris), see pigeon.platform.connections.
         http=guarded_protocol(ConnectionGuard(settings.http)),
-        ws="websockets-sansio",
+        # uvicorn's websockets-sansio, lighter per idle socket (pigeon.gateway.wsprotocol).
+        ws=LightWebSocketProtocol,
         ws_max_size=settings.gateway.max_frame_bytes * 4,
+        ws_per_message_deflate=settings.gateway.per_message_deflate,
         ws_ping_interval=None,
         timeout_graceful_shutdown=10,
         lifespan="on",
