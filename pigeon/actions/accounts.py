@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import re
 from dataclasses import dataclass
 
@@ -37,13 +38,29 @@ from pigeon.common.errors import (
 from pigeon.common.models import User
 from pigeon.common.protocol.closecodes import CloseCode
 from pigeon.common.protocol.frames import KickedFrame
+from pigeon.common.settings import AuthSettings
 from pigeon.storage import users as store
 
 USERNAME = re.compile(r"^[A-Za-z0-9_.-]{3,32}$")
 DEVICES = ("web", "desktop", "mobile")
-_hasher = PasswordHasher()
-# A real hash to verify against when the user does not exist, so timing does not reveal it.
-_DUMMY_HASH = _hasher.hash("pigeon-dummy-password")
+# Verifying reads the cost from the stored hash: any hasher verifies any hash.
+_verifier = PasswordHasher()
+
+
+@functools.cache
+def _hasher(time_cost: int, memory_kib: int) -> PasswordHasher:
+    return PasswordHasher(time_cost=time_cost, memory_cost=memory_kib)
+
+
+def _hash_password(auth: AuthSettings, password: str) -> str:
+    return _hasher(auth.password_hash_time_cost, auth.password_hash_memory_kib).hash(password)
+
+
+@functools.cache
+def _dummy_hash(time_cost: int, memory_kib: int) -> str:
+    """A real hash to verify against when the user does not exist, so timing does not
+    reveal it (of the configured cost, as real users' hashes are)."""
+    return _hasher(time_cost, memory_kib).hash("pigeon-dummy-password")
 
 
 @dataclass(frozen=True)
@@ -101,7 +118,7 @@ async def register_user(
         auth.register_window_s,
         "registrations from this address",
     )
-    password_hash = await asyncio.to_thread(_hasher.hash, password)
+    password_hash = await asyncio.to_thread(_hash_password, auth, password)
     now = now_ms()
     try:
         async with ctx.transaction() as (conn, _):
@@ -140,7 +157,11 @@ async def login_user(
             await take(ctx.limiter, key, limit, auth.login_window_s, "failed logins")
         async with ctx.db.read() as conn:
             row = await store.find_user_by_username(conn, username)
-        stored_hash = row["password_hash"] if row is not None else _DUMMY_HASH
+        stored_hash = (
+            row["password_hash"]
+            if row is not None
+            else _dummy_hash(auth.password_hash_time_cost, auth.password_hash_memory_kib)
+        )
         good = await asyncio.to_thread(_verify_password, stored_hash, password)
     except RateLimited:
         # A refused attempt was not evaluated: it does not hold the other key's count up.
@@ -201,7 +222,7 @@ async def change_password(
     check_password_strength(
         new_password, row["username"], auth.min_password_length, auth.min_password_score
     )
-    new_hash = await asyncio.to_thread(_hasher.hash, new_password)
+    new_hash = await asyncio.to_thread(_hash_password, auth, new_password)
     now = now_ms()
     async with ctx.transaction() as (conn, _):
         await store.update_user(
@@ -316,7 +337,7 @@ async def _issue(
 
 def _verify_password(stored_hash: str, password: str) -> bool:
     try:
-        return _hasher.verify(stored_hash, password)
+        return _verifier.verify(stored_hash, password)
     except (VerificationError, InvalidHashError):
         return False
 

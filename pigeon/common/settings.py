@@ -101,6 +101,10 @@ class AuthSettings(BaseModel):
     login_window_s: float = 300.0
     register_per_address: int = 10
     register_window_s: float = 3600.0
+    # argon2id cost of new password hashes (argon2-cffi's defaults, RFC 9106's low-memory
+    # profile); stored hashes keep the cost they were made with.
+    password_hash_time_cost: int = Field(default=3, ge=1)
+    password_hash_memory_kib: int = Field(default=65536, ge=8)
     service_keys: list[str] = Field(default_factory=list)
 
 
