@@ -38,7 +38,9 @@ class HolderConfig:
     local_addr: str | None
     interval_s: float  # used when the first frame does not announce one
     deflate: bool  # offer permessage-deflate, as browsers do
-    connect_concurrency: int = 64
+    # Pigeon checks each auth frame against the database: too many at once on a busy
+    # machine and the last ones miss the 5 s auth deadline.
+    connect_concurrency: int = 16
 
 
 @dataclass
