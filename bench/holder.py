@@ -74,6 +74,7 @@ class Holder:
         self.base = cfg.index * SLOTS
         self.result = HolderResult(index=cfg.index, interval_s=cfg.interval_s)
         self.sockets: list[_Socket] = []
+        self.tasks: list[asyncio.Task[None]] = []
 
     def bump(self, slot: int, by: float = 1.0) -> None:
         self.counters[self.base + slot] += by
@@ -116,6 +117,8 @@ class Holder:
                     self.bump(FAILED)
                     return
             self.sockets.append(sock)
+            # Its heartbeat starts now: the last sockets may open minutes after the first.
+            self.tasks.append(asyncio.create_task(self.keep_alive(sock)))
             self.bump(OPENED)
 
         await asyncio.gather(*(one(a) for a in self.cfg.auths))
@@ -141,7 +144,7 @@ class Holder:
 
     async def run(self) -> None:
         await self.open_all()
-        tasks = [asyncio.create_task(self.keep_alive(s)) for s in self.sockets]
+        tasks = self.tasks
         while not self.stop.value:  # noqa: ASYNC110 - a flag shared with the parent process
             await asyncio.sleep(0.2)
         r = self.result
