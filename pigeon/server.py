@@ -6,7 +6,9 @@ import socket
 
 import uvicorn
 from fastapi import FastAPI
+from starlette.types import ASGIApp
 
+from pigeon.gateway.endpoint import socket_route
 from pigeon.gateway.wsprotocol import LightWebSocketProtocol
 from pigeon.platform.connections import ConnectionGuard, guarded_protocol
 from pigeon.runtime import Runtime
@@ -26,8 +28,11 @@ class _DrainingServer(uvicorn.Server):
 
 async def run_app(app: FastAPI, runtime: Runtime) -> None:
     settings = runtime.settings
+    asgi: ASGIApp = app
+    if runtime.gateway is not None:
+        asgi = socket_route(app, runtime.gateway, settings.http.metrics_port or 0)
     config = uvicorn.Config(
-        app,
+        asgi,
         host=settings.host,
         port=settings.port,
         log_config=None,
@@ -52,6 +57,6 @@ async def run_app(app: FastAPI, runtime: Runtime) -> None:
         return
     # /metrics on a listener of its own (the app answers it only there).
     metrics_config = uvicorn.Config(
-        app, host=settings.http.metrics_host, port=settings.http.metrics_port
+        asgi, host=settings.http.metrics_host, port=settings.http.metrics_port
     )
     await server.serve(sockets=[config.bind_socket(), metrics_config.bind_socket()])

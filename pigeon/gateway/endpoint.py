@@ -9,6 +9,7 @@ from collections import deque
 from typing import TYPE_CHECKING, Any
 
 import structlog
+from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from pigeon.actions.accounts import authenticate
@@ -257,3 +258,24 @@ class _SocketRunner:
                 self.gateway.metrics.frames_out.inc()
         except (WebSocketDisconnect, RuntimeError, OSError):
             connection.close(CloseCode.GOING_AWAY, "connection lost")
+
+
+def socket_route(app: ASGIApp, gateway: Gateway, metrics_port: int = 0) -> ASGIApp:
+    """``app``, with WebSockets to ``/ws`` served straight by the gateway.
+
+    Through the framework, an idle socket keeps a dozen middleware and routing frames
+    suspended for its whole life, and their exit stacks; none of them acts on a WebSocket
+    (the metrics listener refuses them, as here). The ``/ws`` route of ``app`` stays for
+    in-process clients."""
+
+    async def asgi(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "websocket" or scope["path"] != "/ws":
+            await app(scope, receive, send)
+            return
+        server = scope.get("server")
+        if metrics_port and server is not None and server[1] == metrics_port:
+            await send({"type": "websocket.close", "code": 1008})
+            return
+        await serve_socket(gateway, WebSocket(scope, receive, send))
+
+    return asgi
