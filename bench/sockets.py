@@ -285,9 +285,8 @@ def _collect(figures: Figures, results: Any, n: int) -> None:
 
 def pigeon_env(opts: Options) -> dict[str, str]:
     """The announced heartbeat interval, and the timeout at three intervals; a longer auth
-    deadline; cheap password
-    hashes, or registering thousands of users takes minutes (argon2id's default cost is
-    ~80 ms and 64 MiB a hash here; the memory is freed, it does not move the figures)."""
+    deadline; cheap password hashes, or registering thousands of users takes minutes
+    (argon2id's default cost is ~80 ms and 64 MiB a hash here; that memory is freed)."""
     return {
         # Thousands of sockets authenticating at once on a busy machine: the auth deadline
         # counts from the socket's opening, not from when the server gets to it.
