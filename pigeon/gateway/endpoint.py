@@ -70,7 +70,7 @@ class _SocketRunner:
         self.gateway = gateway
         self.websocket = websocket
         self.connection = connection
-        self.requests: deque[Dispatch] = deque()
+        self.requests: deque[Dispatch] | None = None  # made on the first request
         self._syncs: asyncio.Semaphore | None = None
         self._tasks: set[asyncio.Task[None]] | None = None
         self._writer: asyncio.Task[None] | None = None
@@ -165,6 +165,8 @@ class _SocketRunner:
                 if isinstance(action.frame, SyncFrame):
                     self._spawn_sync(action)
                 else:
+                    if self.requests is None:
+                        self.requests = deque()
                     self.requests.append(action)
                     if self._worker is None or self._worker.done():
                         self._worker = asyncio.create_task(self._process_requests())
@@ -200,8 +202,9 @@ class _SocketRunner:
     async def _process_requests(self) -> None:
         """Writes (send, read, recall, typing) run one at a time, in the order sent; the
         worker ends when none are left."""
-        while self.requests:
-            action = self.requests.popleft()
+        requests = self.requests
+        while requests:
+            action = requests.popleft()
             started = time.perf_counter()
             reply = await handle_request(self.gateway.ctx, self.connection, action.frame)
             metrics = self.gateway.metrics
