@@ -1,4 +1,4 @@
-"""Pigeon's benchmarks: ``python -m bench relay | private | all``.
+"""Pigeon's benchmarks: ``python -m bench relay | private | all | chaos | sockets``.
 
 Modules and their roles::
 
@@ -13,6 +13,9 @@ Modules and their roles::
     checks.py    per-pair correctness: loss, duplicates, order, seq agreement
     stats.py     percentiles and the figures of one run
     report.py    the machine, the printed table, the JSON result file
+    sockets.py   the sockets scenario: RSS per held socket, Pigeon against two baselines
+    holder.py    a worker process of it: opens sockets, pings at the heartbeat interval
+    bare.py      a bare ``websockets`` server (library defaults), the sockets baseline
 
 Data flow::
 
