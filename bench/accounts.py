@@ -48,8 +48,9 @@ async def register_users(
     count: int,
     run_id: int,
     concurrency: int = 8,
-    on_done: Callable[[], None] | None = None,
+    on_done: Callable[[], object] | None = None,
 ) -> list[User]:
+    """Register ``count`` users, ``concurrency`` requests at a time; ``on_done`` after each."""
     gate = asyncio.Semaphore(concurrency)
     async with httpx.AsyncClient(base_url=f"{base}/api/v1", timeout=60.0) as client:
 

@@ -18,6 +18,7 @@ from bench.accounts import SetupError, User, befriend, discover_gateways, regist
 from bench.chaos import add_chaos_args
 from bench.chaos import main as chaos_main
 from bench.cluster import ClusterOptions, cluster_available, start_cluster
+from bench.group_cli import add_group_args, main_group
 from bench.loadgen import NOFILE_LIMIT, ConnSpec, PairSpec
 from bench.relay import IMPLEMENTATIONS
 from bench.report import machine, problems_text, table, write_json
@@ -25,6 +26,8 @@ from bench.runner import LoadOptions, RunError, run_load
 from bench.servers import ServerError, add_database_args, start_embedded, start_relay
 from bench.sockets import add_sockets_args, run_sockets
 from bench.stats import RunFigures
+from bench.sync_cli import add_sync_args, main_sync
+from bench.team import PAIRS, WINDOW, print_targets, run_team
 
 DEFAULT_RELAY = "starlette"  # measured the faster of the two here: see docs/benchmarks.md
 CONNS_PER_SOURCE_ADDR = 20_000
@@ -234,6 +237,9 @@ def finish(
     print(table(runs, baseline))
     print()
     print(problems_text(runs))
+    if scenario == "team":
+        print()
+        print_targets(runs[1:])
     payload: dict[str, Any] = {
         "scenario": scenario,
         "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -388,6 +394,31 @@ def build_parser() -> argparse.ArgumentParser:
         help="a cluster under kill -9, SIGSTOP and Redis loss: proves every ack is delivered",
     )
     add_chaos_args(chaos)
+    from bench.compare import add_compare_args  # bench.compare builds on this module
+    from bench.plots import add_plot_args
+
+    add_compare_args(
+        sub.add_parser("compare", help="relay, Pigeon and Matrix Synapse side by side, plots")
+    )
+    plot = sub.add_parser("plot", help="PNG plots of a results JSON")
+    plot.add_argument("results", type=Path, help="a results JSON (compare-*.json)")
+    add_plot_args(plot)
+    for name, what in (
+        ("hot-group", "a 10,000-member hot group, 1,000 online: notice + pull, ack -> member"),
+        ("group", "a 500-member group, all online, push: ack -> member"),
+    ):
+        scenario = sub.add_parser(name, help=what)
+        add_group_args(scenario, name)
+        add_cluster_args(scenario)
+    team = sub.add_parser("team", help="a small team: 10 pairs x 4 in flight, both modes")
+    team.add_argument("--mode", choices=("embedded", "cluster", "both"), default="both")
+    team.add_argument("--impl", choices=IMPLEMENTATIONS, default=DEFAULT_RELAY)
+    add_load_args(team)
+    add_cluster_args(team)
+    team.set_defaults(pairs=PAIRS, window=WINDOW)
+    sync = sub.add_parser("sync", help="one user syncs 10,000 messages waiting in 50 chats")
+    add_sync_args(sync)
+    add_cluster_args(sync)
     held = sub.add_parser("sockets", help="memory per idle authenticated socket, vs baselines")
     add_sockets_args(held)
     add_cluster_args(held)
@@ -408,10 +439,29 @@ def run_chaos_scenario(args: argparse.Namespace) -> int:
     return code
 
 
+def with_scratch(body: Callable[[Scratch], int]) -> int:
+    scratch = Scratch()
+    try:
+        return body(scratch)
+    except BaseException:
+        scratch.keep = True
+        raise
+    finally:
+        scratch.close()
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.scenario == "chaos":
         return run_chaos_scenario(args)
+    if args.scenario in ("compare", "plot"):
+        from bench import compare, plots
+
+        return compare.main(args) if args.scenario == "compare" else plots.plot_main(args)
+    if args.scenario in ("hot-group", "group"):
+        return with_scratch(lambda scratch: main_group(args, scratch, cluster_options(args)))
+    if args.scenario == "sync":
+        return with_scratch(lambda scratch: main_sync(args, scratch, cluster_options(args)))
     if args.scenario == "sockets":
         held = Scratch(prefix="pigeon-sockets-")
         try:
@@ -433,6 +483,14 @@ def main(argv: list[str] | None = None) -> int:
             baseline = max(runs, key=lambda r: r.delivered_per_s)
         elif args.scenario == "private":
             runs = [run_private(opts, args.mode, args.url, cluster_options(args), scratch, run_id)]
+        elif args.scenario == "team":
+            copts = cluster_options(args)
+            runs, baseline, extra = run_team(
+                args.mode,
+                lambda: run_relay(opts, args.impl, scratch, run_id),
+                lambda mode: run_private(opts, mode, None, copts, scratch, run_id),
+                cluster_available(copts) if args.mode != "embedded" else None,
+            )
         else:
             runs, baseline, extra = run_all(args, opts, scratch, run_id)
     except (ServerError, RunError, SetupError) as exc:

@@ -125,3 +125,7 @@ def _ref_number(ref: Any) -> int:
         return int(ref)
     except (TypeError, ValueError):
         return -1
+
+
+def encode(frame: dict[str, Any]) -> str:
+    return _encoder.encode(frame).decode()

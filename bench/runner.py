@@ -6,6 +6,7 @@ import contextlib
 import multiprocessing as mp
 import queue
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -69,12 +70,7 @@ def run_load(
     server_pids: list[int],
 ) -> RunFigures:
     """One measured load phase; ``server_pids`` roots the processes whose CPU is counted."""
-    cpu = CpuWindow(load_before=load_average(), server_known=bool(server_pids))
-    ctx = mp.get_context("spawn")
     n_workers = max(1, min(opts.workers, len(pairs)))
-    counters = ctx.Array("d", n_workers * SLOTS, lock=False)
-    start_at = ctx.Value("d", 0.0, lock=False)
-    results: Any = ctx.Queue()
     rate_per_sender = None if opts.rate is None else opts.rate / len(pairs)
     configs = [
         WorkerConfig(
@@ -93,8 +89,32 @@ def run_load(
         )
         for i in range(n_workers)
     ]
+    return run_workers(label, opts, configs, worker_main, server_pids)
+
+
+WorkerTarget = Callable[[Any, Any, Any, Any], None]
+
+
+def run_workers(
+    label: str,
+    opts: LoadOptions,
+    configs: Sequence[Any],
+    target: WorkerTarget,
+    server_pids: list[int],
+) -> RunFigures:
+    """Run ``target(config, counters, start_at, results)`` in one process per config.
+
+    Any worker that follows :mod:`bench.loadgen`'s protocol (counter slots, start signal,
+    one :class:`WorkerResult` on the queue) fits, whatever it speaks to the server.
+    """
+    cpu = CpuWindow(load_before=load_average(), server_known=bool(server_pids))
+    ctx = mp.get_context("spawn")
+    n_workers = len(configs)
+    counters = ctx.Array("d", n_workers * SLOTS, lock=False)
+    start_at = ctx.Value("d", 0.0, lock=False)
+    results: Any = ctx.Queue()
     procs = [
-        ctx.Process(target=worker_main, args=(cfg, counters, start_at, results), daemon=True)
+        ctx.Process(target=target, args=(cfg, counters, start_at, results), daemon=True)
         for cfg in configs
     ]
     for proc in procs:

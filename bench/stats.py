@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import array
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -11,12 +12,16 @@ from bench.checks import PairCheck
 from bench.cpu import CpuWindow
 
 
-def percentile(sorted_values: list[int] | array.array[int], q: float) -> float:
+def percentile(sorted_values: Sequence[float], q: float) -> float:
     """Nearest-rank percentile of already sorted values (0 when empty)."""
     if not sorted_values:
         return 0.0
     rank = max(0, min(len(sorted_values) - 1, round(q / 100 * len(sorted_values) + 0.5) - 1))
     return float(sorted_values[rank])
+
+
+# Percentiles kept for a latency CDF: every half percent, then the tail.
+CDF_POINTS = (*(i / 2 for i in range(199)), 99.5, 99.9, 99.99, 100.0)
 
 
 @dataclass
@@ -29,6 +34,8 @@ class Latency:
     p99: float = 0.0
     max: float = 0.0
     mean: float = 0.0
+    # (percentile, ms) points of the distribution, for CDF plots; not in to_dict()
+    cdf: list[tuple[float, float]] = field(default_factory=list, repr=False)
 
     @classmethod
     def from_us(cls, chunks: list[bytes]) -> Latency:
@@ -45,7 +52,12 @@ class Latency:
             p99=percentile(ordered, 99) / 1000,
             max=ordered[-1] / 1000,
             mean=sum(ordered) / len(ordered) / 1000,
+            cdf=[(q, percentile(ordered, q) / 1000) for q in CDF_POINTS],
         )
+
+    def summary(self) -> dict[str, Any]:
+        """The percentiles, rounded, without the CDF points."""
+        return _rounded({k: v for k, v in self.__dict__.items() if k != "cdf"})
 
 
 @dataclass
@@ -113,8 +125,8 @@ class RunFigures:
             "sent_per_s": round(self.sent_per_s, 1),
             "acked_per_s": round(self.acked_per_s, 1),
             "delivered_per_s": round(self.delivered_per_s, 1),
-            "latency_ms": _rounded(self.latency.__dict__),
-            "ack_latency_ms": _rounded(self.ack_latency.__dict__),
+            "latency_ms": self.latency.summary(),
+            "ack_latency_ms": self.ack_latency.summary(),
             "check": self.check.to_dict(),
             "skipped_sends": self.skipped,
             "error_codes": self.error_codes,

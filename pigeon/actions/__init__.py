@@ -10,7 +10,8 @@ tokens.py         access tokens (JWT) and refresh tokens
 throttle.py       the failed-login brake
 accounts.py       register, log in, refresh, log out, change password, profiles
 conversations.py  open a private conversation, list conversations, authorisation
-messages.py       send, fetch history, mark read, recall, typing
+sending.py        send: checks, the group commit (a batch per transaction), the write
+messages.py       fetch history, mark read, recall, typing
 tips.py           system tips stored as messages ("Alice joined")
 friends.py        requests, friendships, remarks, blocks
 groups.py         create and manage groups, members, roles, readers

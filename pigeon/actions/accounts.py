@@ -43,24 +43,23 @@ from pigeon.storage import users as store
 
 USERNAME = re.compile(r"^[A-Za-z0-9_.-]{3,32}$")
 DEVICES = ("web", "desktop", "mobile")
-# Verifying reads the cost from the stored hash: any hasher verifies any hash.
-_verifier = PasswordHasher()
+_hasher = PasswordHasher()
+# A real hash to verify against when the user does not exist, so timing does not reveal it.
+_DUMMY_HASH = _hasher.hash("pigeon-dummy-password")
 
 
 @functools.cache
-def _hasher(time_cost: int, memory_kib: int) -> PasswordHasher:
-    return PasswordHasher(time_cost=time_cost, memory_cost=memory_kib)
+def _cost_hasher(time_cost: int, memory_kib: int, parallelism: int) -> PasswordHasher:
+    return PasswordHasher(time_cost=time_cost, memory_cost=memory_kib, parallelism=parallelism)
 
 
-def _hash_password(auth: AuthSettings, password: str) -> str:
-    return _hasher(auth.password_hash_time_cost, auth.password_hash_memory_kib).hash(password)
-
-
-@functools.cache
-def _dummy_hash(time_cost: int, memory_kib: int) -> str:
-    """A real hash to verify against when the user does not exist, so timing does not
-    reveal it (of the configured cost, as real users' hashes are)."""
-    return _hasher(time_cost, memory_kib).hash("pigeon-dummy-password")
+def _new_hasher(auth: AuthSettings) -> PasswordHasher:
+    """The hasher for new hashes, at the configured cost (verifying reads a hash's own)."""
+    return _cost_hasher(
+        auth.password_hash_time_cost,
+        max(auth.password_hash_memory_kib, 8 * auth.password_hash_parallelism),
+        auth.password_hash_parallelism,
+    )
 
 
 @dataclass(frozen=True)
@@ -118,7 +117,7 @@ async def register_user(
         auth.register_window_s,
         "registrations from this address",
     )
-    password_hash = await asyncio.to_thread(_hash_password, auth, password)
+    password_hash = await asyncio.to_thread(_new_hasher(auth).hash, password)
     now = now_ms()
     try:
         async with ctx.transaction() as (conn, _):
@@ -157,11 +156,7 @@ async def login_user(
             await take(ctx.limiter, key, limit, auth.login_window_s, "failed logins")
         async with ctx.db.read() as conn:
             row = await store.find_user_by_username(conn, username)
-        stored_hash = (
-            row["password_hash"]
-            if row is not None
-            else _dummy_hash(auth.password_hash_time_cost, auth.password_hash_memory_kib)
-        )
+        stored_hash = row["password_hash"] if row is not None else _DUMMY_HASH
         good = await asyncio.to_thread(_verify_password, stored_hash, password)
     except RateLimited:
         # A refused attempt was not evaluated: it does not hold the other key's count up.
@@ -222,7 +217,7 @@ async def change_password(
     check_password_strength(
         new_password, row["username"], auth.min_password_length, auth.min_password_score
     )
-    new_hash = await asyncio.to_thread(_hash_password, auth, new_password)
+    new_hash = await asyncio.to_thread(_new_hasher(auth).hash, new_password)
     now = now_ms()
     async with ctx.transaction() as (conn, _):
         await store.update_user(
@@ -337,7 +332,7 @@ async def _issue(
 
 def _verify_password(stored_hash: str, password: str) -> bool:
     try:
-        return _verifier.verify(stored_hash, password)
+        return _hasher.verify(stored_hash, password)
     except (VerificationError, InvalidHashError):
         return False
 

@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -16,6 +17,7 @@ from pigeon.bus.notices import NoticeBook
 from pigeon.bus.publication import Publication, to_users
 from pigeon.bus.registry import Connections, GatewayDirectory, PresenceBook
 from pigeon.bus.router import Router
+from pigeon.common.batching import GroupCommit
 from pigeon.common.outage import Outage
 from pigeon.common.protocol.frames import ServerFrame
 from pigeon.common.settings import Settings
@@ -53,6 +55,8 @@ class Context:
     # Image decodes running at once in this process (uploads.max_concurrent_decodes).
     decode_slots: asyncio.Semaphore | None = None
     notice_outage: Outage = field(default_factory=lambda: Outage("notice_book"))
+    # The group commit of sends (made by pigeon.actions.sending on first use).
+    send_commit: GroupCommit[Any, Any] | None = None
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[tuple[AsyncConnection, Outbox]]:

@@ -14,6 +14,13 @@ member's read marker in the database.
 
 When every page was queued the message's hand-off is finished; a failure before that
 raises, the queue hands the batch out again, and clients drop what they already hold.
+
+The push-group messages of one batch taken off the queue are routed together: one lookup
+of where their members are connected and one enqueue (``Router.push_many``), so a worker
+that fell behind catches up with one registry lookup per member per batch rather than
+per message. That loses no push: every message of a batch was committed before the batch
+was taken, so before the lookup, and a socket registered after it syncs after its
+``hello``, which reads them. Membership is still read for every message.
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ import structlog
 from pigeon.actions.context import Context
 from pigeon.bus.notices import DeviceKey
 from pigeon.bus.publication import MessageStored, Publication, ToGroup, to_devices
+from pigeon.bus.router import Push
 from pigeon.common.protocol.codec import encode_server_frame
 from pigeon.common.protocol.frames import NoticeFrame
 from pigeon.storage import groups as store
@@ -39,14 +47,21 @@ def is_hot(ctx: Context, member_count: int, flagged: bool) -> bool:
 async def fan_out(ctx: Context, batch: list[Publication]) -> None:
     """Deliver a batch from the fan-out queue, in order; raises if the bus is down."""
     finished: list[int] = []
+    pushes: list[Push] = []  # push groups' messages, routed together (in order)
     for publication in batch:
         if isinstance(publication, MessageStored) and publication.recipients is None:
-            await _fan_out_message(ctx, publication)
+            pushes += await _fan_out_message(ctx, publication)
             finished.append(publication.message_id)
-        elif isinstance(publication, ToGroup):
+            continue
+        if pushes:  # whatever follows in the batch goes after them
+            await ctx.router.push_many(pushes)
+            pushes = []
+        if isinstance(publication, ToGroup):
             await _push_to_members(ctx, publication)
         else:
             await ctx.publisher.route(publication)
+    if pushes:
+        await ctx.router.push_many(pushes)
     ctx.handoffs.finish(finished)
 
 
@@ -71,23 +86,21 @@ async def _push_to_members(ctx: Context, publication: ToGroup) -> None:
             )
 
 
-async def _fan_out_message(ctx: Context, message: MessageStored) -> None:
+async def _fan_out_message(ctx: Context, message: MessageStored) -> list[Push]:
+    """Hot groups are notified here; a push group's pages are returned, to be routed
+    with the batch's other push-group messages."""
     async with ctx.db.read() as conn:
         group = await store.find_group(conn, message.conversation_id)
     if group is None:  # not a group after all: a private message republished
         members = await _all_members(ctx, message.conversation_id)
         await ctx.publisher.route(to_users_message(message, members))
-        return
-    hot = is_hot(ctx, group["member_count"], bool(group["hot"]))
-    for page in await _member_pages(ctx, message.conversation_id, set()):
-        if not page:
-            continue
-        if hot:
-            await _notify_behind(ctx, message, await ctx.router.locate_devices(page))
-        else:
-            await ctx.router.push(
-                message.frame, page, exclude_connection=message.exclude_connection
-            )
+        return []
+    pages = [p for p in await _member_pages(ctx, message.conversation_id, set()) if p]
+    if not is_hot(ctx, group["member_count"], bool(group["hot"])):
+        return [Push(message.frame, page, message.exclude_connection) for page in pages]
+    for page in pages:
+        await _notify_behind(ctx, message, await ctx.router.locate_devices(page))
+    return []
 
 
 async def _notify_behind(

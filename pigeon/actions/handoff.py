@@ -47,6 +47,13 @@ class Handoffs:
             self._task = asyncio.create_task(self._flush_forever(), name="handoff-finish")
         self._wake.set()
 
+    def take(self) -> list[int]:
+        """What finished so far, for a transaction that writes anyway to delete (the next
+        batch of sends on SQLite: no commit of its own, no wait for the single writer).
+        The caller gives them back (:meth:`finish`) if its transaction fails."""
+        done, self._done = self._done, []
+        return done
+
     async def _flush_forever(self) -> None:
         while True:
             await self._wake.wait()

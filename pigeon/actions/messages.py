@@ -1,32 +1,26 @@
-"""Messages: send (idempotent, acked after commit), history by seq, read marks, recall."""
+"""Messages once stored: history by seq, read marks, recall, typing."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 from sqlalchemy.engine import RowMapping
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from pigeon.actions.context import Context, Outbox
+from pigeon.actions.context import Context
 from pigeon.actions.conversations import require_member, require_open
 from pigeon.actions.deliveries import note_fetched
 from pigeon.actions.fanout import is_hot, note_caught_up
-from pigeon.actions.uploads import attachment_body
-from pigeon.bus.publication import MessageStored, message_stored, to_group, to_users
+from pigeon.bus.publication import (
+    message_stored,
+    to_group,
+    to_users,
+)
 from pigeon.common.clock import now_ms
-from pigeon.common.content import validate_body
 from pigeon.common.errors import (
-    Blocked,
-    ClientMsgIdReused,
-    Conflict,
     Forbidden,
-    GroupDissolved,
     InvalidRequest,
     NotFound,
-    NotFriends,
-    NotMember,
     RecallWindowPassed,
 )
 from pigeon.common.models import Ack, Message
@@ -35,22 +29,6 @@ from pigeon.storage import conversations as store
 from pigeon.storage import friends as friend_store
 from pigeon.storage import groups as group_store
 from pigeon.storage import messages as message_store
-from pigeon.storage import sending
-
-ATTACHMENT_KINDS = frozenset({"image", "file", "voice"})
-
-
-@dataclass(frozen=True)
-class Draft:
-    """What a client asks to send, before it has a place in a conversation."""
-
-    client_msg_id: str
-    kind: str
-    body: dict[str, Any]
-    conversation_id: int | None = None
-    to_user_id: int | None = None
-    mentions: list[int] = field(default_factory=list)
-    mention_all: bool = False
 
 
 @dataclass(frozen=True)
@@ -58,294 +36,6 @@ class Page:
     conversation_id: int
     messages: list[Message]
     has_more: bool
-
-
-async def send_message(
-    ctx: Context,
-    sender_id: int,
-    draft: Draft,
-    *,
-    exclude_connection: str | None = None,
-    device: str | None = None,
-) -> Ack:
-    """Store a message and return its ack; publish it only after the commit.
-
-    A retry with a ``client_msg_id`` the sender already used returns the first ack and
-    stores nothing, also when two retries race (the unique constraint decides).
-    """
-    ack, _stored = await store_message(
-        ctx, sender_id, draft, exclude_connection=exclude_connection, device=device
-    )
-    return ack
-
-
-async def store_message(
-    ctx: Context,
-    sender_id: int,
-    draft: Draft,
-    *,
-    exclude_connection: str | None = None,
-    device: str | None = None,
-) -> tuple[Ack, bool]:
-    """:func:`send_message`, also saying whether this call stored it (False: a retry)."""
-    if not draft.client_msg_id or len(draft.client_msg_id) > 64:
-        raise InvalidRequest("client_msg_id must be 1-64 characters")
-    body = validate_body(draft.kind, draft.body, ctx.settings.messaging.max_text_chars)
-    if draft.kind in ATTACHMENT_KINDS:
-        body = await attachment_body(ctx, draft.kind, body)
-    for attempt in (1, 2):
-        async with ctx.db.read() as conn:
-            plan = await _plan(ctx, conn, sender_id, draft)
-            if plan.existing_id is not None:
-                existing = await message_store.find_message(conn, plan.existing_id)
-                assert existing is not None
-                if existing["conversation_id"] != plan.conversation_id:
-                    # Not a retry of that send: the id names another message.
-                    raise ClientMsgIdReused()
-                return _ack(message_store.message_from_row(existing)), False
-        try:
-            if _fits_one_statement(ctx, plan):
-                message = await _store_at_once(
-                    ctx, sender_id, draft, body, plan, _Origin(exclude_connection, device)
-                )
-            else:
-                async with ctx.transaction() as (conn, outbox):
-                    origin = _Origin(exclude_connection, device)
-                    message = await _store(conn, outbox, sender_id, draft, body, plan, origin)
-        except _RulesChanged:
-            # Membership, a block or the group changed between the checks and the write:
-            # check again, which now raises the precise error (or passes, and we retry).
-            if attempt == 2:
-                raise Conflict("the conversation changed while sending; try again") from None
-            continue
-        except IntegrityError:
-            async with ctx.db.read() as conn:
-                existing = await message_store.find_by_client_id(
-                    conn, sender_id, draft.client_msg_id
-                )
-            if existing is None:
-                raise
-            if plan.conversation_id is not None and (
-                existing["conversation_id"] != plan.conversation_id
-            ):
-                raise ClientMsgIdReused() from None
-            return _ack(message_store.message_from_row(existing)), False
-        break
-    return _ack(message), True
-
-
-@dataclass(frozen=True)
-class _Plan:
-    """What the checks decided, for the write to carry out (and re-assert atomically)."""
-
-    conversation_id: int | None  # None: the first message of a private chat
-    peer_id: int | None  # private chats: the other member
-    is_group: bool
-    members: list[int]  # private chats: both members (groups: the fan-out resolves them)
-    mentions: list[int]
-    mention_all: bool
-    require_friendship: bool
-    existing_id: int | None  # a retried send: the message already stored
-
-
-@dataclass(frozen=True)
-class _Origin:
-    """Where a send came from: the socket that gets the ack instead of the push, and the
-    device kind it is (its client holds the message)."""
-
-    connection: str | None
-    device: str | None
-
-
-class _RulesChanged(Exception):
-    """The guarded write found the rules no longer allow the send."""
-
-
-async def _plan(ctx: Context, conn: AsyncConnection, sender_id: int, draft: Draft) -> _Plan:
-    """Check, in one read, that the sender may send this; raise the precise error.
-
-    The checks run outside the write transaction so that the write holds the database's
-    write lock for as few statements as possible; the write re-asserts them atomically.
-    """
-    friendship = ctx.settings.messaging.require_friendship
-    wanted = list(dict.fromkeys(draft.mentions))
-    if draft.to_user_id is not None:
-        peer = draft.to_user_id
-        if peer == sender_id:
-            raise InvalidRequest("you cannot start a conversation with yourself")
-        key = store.private_key(sender_id, peer)
-        row = await sending.checks_to_user(conn, sender_id, peer, key, draft.client_msg_id)
-        if not row["target_exists"]:
-            raise NotFound("no such user")
-        _check_peer(row, friendship)
-        members = [sender_id, peer]
-        mentions = [uid for uid in wanted if uid in members]
-        return _Plan(
-            row["conversation_id"],
-            peer,
-            False,
-            members,
-            mentions,
-            False,
-            friendship,
-            row["existing_id"],
-        )
-    if draft.conversation_id is None:
-        raise InvalidRequest("give conversation_id or to_user_id")
-    conversation_id = draft.conversation_id
-    found = await sending.checks_in_conversation(
-        conn, conversation_id, sender_id, draft.client_msg_id
-    )
-    if found is None:
-        raise NotMember()
-    row = found
-    if row["kind"] == "group":
-        if row["dissolved_at"] is not None:
-            raise GroupDissolved()
-        mention_all = draft.mention_all
-        if mention_all and row["role"] not in ("owner", "admin"):
-            raise Forbidden("only the group owner or admins may mention everyone")
-        in_group = await group_store.roles_of(conn, conversation_id, wanted) if wanted else {}
-        mentions = [uid for uid in wanted if uid in in_group]
-        return _Plan(
-            conversation_id, None, True, [], mentions, mention_all, False, row["existing_id"]
-        )
-    peer_id = row["peer_id"]
-    if peer_id is not None:
-        _check_peer(row, friendship)
-    members = [sender_id] if peer_id is None else [sender_id, peer_id]
-    mentions = [uid for uid in wanted if uid in members]
-    return _Plan(
-        conversation_id, peer_id, False, members, mentions, False, friendship, row["existing_id"]
-    )
-
-
-def _check_peer(row: RowMapping, require_friendship: bool) -> None:
-    if row["existing_id"] is not None:
-        return  # a retry of a stored message answers with its ack, whatever changed since
-    if row["blocked"]:
-        raise Blocked()
-    if require_friendship and not row["friends"]:
-        raise NotFriends()
-
-
-def _fits_one_statement(ctx: Context, plan: _Plan) -> bool:
-    """PostgreSQL stores the common send (an existing conversation, no mentions) in one
-    statement; everything else takes the general path."""
-    return (
-        not ctx.db.is_sqlite
-        and plan.conversation_id is not None
-        and not plan.mentions
-        and not plan.mention_all
-    )
-
-
-async def _store_at_once(
-    ctx: Context,
-    sender_id: int,
-    draft: Draft,
-    body: dict[str, Any],
-    plan: _Plan,
-    origin: _Origin,
-) -> Message:
-    assert plan.conversation_id is not None
-    now = now_ms()
-    async with ctx.db.single_statement() as conn:
-        stored = await sending.store_in_one_statement(
-            conn,
-            conversation_id=plan.conversation_id,
-            sender_id=sender_id,
-            peer_id=plan.peer_id,
-            require_friendship=plan.require_friendship,
-            open_group=plan.is_group,
-            client_msg_id=draft.client_msg_id,
-            kind=draft.kind,
-            body=message_store.encode_body(body),
-            now=now,
-        )
-    if stored is None:
-        raise _RulesChanged
-    message_id, seq = stored
-    message = Message(
-        id=message_id,
-        conversation_id=plan.conversation_id,
-        seq=seq,
-        sender_id=sender_id,
-        client_msg_id=draft.client_msg_id,
-        kind=draft.kind,
-        body=body,
-        ts=now,
-    )
-    await ctx.publish([_publication(message, plan, origin)])
-    return message
-
-
-async def _store(
-    conn: AsyncConnection,
-    outbox: Outbox,
-    sender_id: int,
-    draft: Draft,
-    body: dict[str, Any],
-    plan: _Plan,
-    origin: _Origin,
-) -> Message:
-    """Store the message in as few statements as the write lock allows; its publication
-    goes in the outbox."""
-    now = now_ms()
-    conversation_id = plan.conversation_id
-    if conversation_id is None:
-        assert plan.peer_id is not None
-        conversation_id = await store.create_private(conn, sender_id, plan.peer_id, now)
-    seq = await store.allocate_seq_guarded(
-        conn,
-        conversation_id,
-        now,
-        sender_id=sender_id,
-        peer_id=plan.peer_id,
-        require_friendship=plan.require_friendship,
-        open_group=plan.is_group,
-    )
-    if seq is None:
-        raise _RulesChanged
-    message_id = await message_store.insert_message(
-        conn,
-        conversation_id=conversation_id,
-        seq=seq,
-        sender_id=sender_id,
-        client_msg_id=draft.client_msg_id,
-        kind=draft.kind,
-        body=body,
-        mentions=plan.mentions,
-        mention_all=plan.mention_all,
-        now=now,
-    )
-    await store.advance_read(conn, conversation_id, sender_id, seq)
-    if plan.mention_all:
-        await group_store.flag_mention_all(conn, conversation_id, sender_id, seq)
-    elif plan.mentions:
-        await store.flag_mentions(conn, conversation_id, plan.mentions, seq)
-    message = Message(
-        id=message_id,
-        conversation_id=conversation_id,
-        seq=seq,
-        sender_id=sender_id,
-        client_msg_id=draft.client_msg_id,
-        kind=draft.kind,
-        body=body,
-        ts=now,
-        mentions=plan.mentions,
-        mention_all=plan.mention_all,
-    )
-    outbox.add(_publication(message, plan, origin))
-    return message
-
-
-def _publication(message: Message, plan: _Plan, origin: _Origin) -> MessageStored:
-    """Private: routed to both members by the storing process. Groups: fanned out."""
-    recipients = None if plan.is_group else plan.members
-    return message_stored(
-        message, recipients, exclude_connection=origin.connection, sender_device=origin.device
-    )
 
 
 async def fetch_messages(
@@ -475,7 +165,7 @@ async def recall_message(
         if conversation["kind"] != "group":
             members = await store.member_ids(conn, row["conversation_id"])
         outbox.add(message_stored(recall, members, exclude_connection=exclude_connection))
-    return _ack(recall)
+    return Ack.of(recall)
 
 
 async def send_typing(
@@ -502,13 +192,3 @@ async def send_typing(
     recipients = [uid for uid in others if uid not in blockers]
     if recipients:
         await ctx.publish([to_users(frame, recipients)])
-
-
-def _ack(message: Message) -> Ack:
-    return Ack(
-        message_id=message.id,
-        conversation_id=message.conversation_id,
-        seq=message.seq,
-        ts=message.ts,
-        client_msg_id=message.client_msg_id,
-    )

@@ -28,7 +28,7 @@ from pigeon.bus.publication import (
     ToGroup,
     ToUsers,
 )
-from pigeon.bus.router import Router
+from pigeon.bus.router import Push, Router
 from pigeon.common.outage import Outage
 
 
@@ -64,14 +64,33 @@ class Publisher:
                 self._queue_outage.succeeded()
             except Exception as exc:
                 self._queue_outage.failed(exc, publications=len(queued))
+        run: list[MessageStored | ToUsers] = []
         for publication in publications:
             if _for_workers(publication):
                 continue
+            if isinstance(publication, MessageStored | ToUsers):
+                run.append(publication)  # routed together, in order, with its neighbours
+                continue
+            await self._route_all(run)
+            run = []
             try:
                 await self.route(publication)
                 self._route_outage.succeeded()
             except Exception as exc:
                 self._route_outage.failed(exc, frame=publication.frame_type)
+        await self._route_all(run)
+
+    async def _route_all(self, publications: Sequence[MessageStored | ToUsers]) -> None:
+        """Frames for named users: one lookup and one enqueue for all of them."""
+        if not publications:
+            return
+        try:
+            await self.router.push_many([_push(p) for p in publications])
+            self._route_outage.succeeded()
+        except Exception as exc:
+            self._route_outage.failed(exc, publications=len(publications))
+            return
+        self.handoffs.finish([p.message_id for p in publications if isinstance(p, MessageStored)])
 
     async def publish_now(self, publication: ToUsers) -> set[int]:
         """Publish a frame for named users and say who had a socket to receive it.
@@ -103,21 +122,20 @@ class Publisher:
             }
             await self.router.push_to_devices(publication.frame, found)
             return {gateway: [uid for uid, _ in targets] for gateway, targets in found.items()}
-        if isinstance(publication, ToUsers):
-            return await self.router.push(
-                publication.frame,
-                publication.user_ids,
-                exclude_connection=publication.exclude_connection,
-            )
-        if isinstance(publication, ToGroup) or publication.recipients is None:
+        if isinstance(publication, ToGroup) or (
+            isinstance(publication, MessageStored) and publication.recipients is None
+        ):
             raise ValueError("a publication for a whole group goes to the fan-out queue")
-        reached = await self.router.push(
-            publication.frame,
-            publication.recipients,
-            exclude_connection=publication.exclude_connection,
-        )
-        self.handoffs.finish([publication.message_id])
+        (reached,) = await self.router.push_many([_push(publication)])
+        if isinstance(publication, MessageStored):
+            self.handoffs.finish([publication.message_id])
         return reached
+
+
+def _push(publication: MessageStored | ToUsers) -> Push:
+    users = publication.user_ids if isinstance(publication, ToUsers) else publication.recipients
+    assert users is not None, "a group's message goes to the fan-out queue"
+    return Push(publication.frame, list(users), publication.exclude_connection)
 
 
 def _for_workers(publication: Publication) -> bool:

@@ -1,6 +1,6 @@
 """Server push API: trusted backends push private, group and system messages and events.
 
-A service send is an ordinary send (:func:`pigeon.actions.messages.send_message`: stored
+A service send is an ordinary send (:func:`pigeon.actions.sending.send_message`: stored
 once, acked after the commit, idempotent by ``client_msg_id``, pushed after the commit),
 with two differences:
 
@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import structlog
@@ -28,7 +28,7 @@ from sqlalchemy.exc import IntegrityError
 
 from pigeon.actions import deliveries
 from pigeon.actions.context import Context
-from pigeon.actions.messages import Draft, store_message
+from pigeon.actions.sending import Draft, store_message
 from pigeon.actions.tips import store_system_message
 from pigeon.bus.publication import message_stored, to_users
 from pigeon.common.clock import now_ms
@@ -62,13 +62,6 @@ class PushResult:
     ack: Ack | None
     duplicate: bool
     recipients: dict[int, str]
-
-
-def _service_context(ctx: Context) -> Context:
-    """The caller's context with friendship not required."""
-    messaging = ctx.settings.messaging.model_copy(update={"require_friendship": False})
-    settings = ctx.settings.model_copy(update={"messaging": messaging})
-    return replace(ctx, settings=settings)
 
 
 async def _require_users(ctx: Context, user_ids: list[int]) -> None:
@@ -146,7 +139,7 @@ async def push_private(
     await _require_users(ctx, [from_user_id, to_user_id])
     pushed_at = now_ms()
     draft = Draft(client_msg_id=client_msg_id, kind=kind, body=body, to_user_id=to_user_id)
-    ack, stored = await store_message(_service_context(ctx), from_user_id, draft)
+    ack, stored = await store_message(ctx, from_user_id, draft, friends_only=False)
     result = await _finish(ctx, ack, stored, [to_user_id], pushed_at=pushed_at)
     log.info(
         "service_push_private",
@@ -188,7 +181,7 @@ async def push_group(
             conversation_id=group_id,
             mentions=list(mentions or []),
         )
-        ack, stored = await store_message(_service_context(ctx), from_user_id, draft)
+        ack, stored = await store_message(ctx, from_user_id, draft, friends_only=False)
     audience = await _group_audience(ctx, group_id, from_user_id) if stored else []
     result = await _finish(ctx, ack, stored, audience, pushed_at=pushed_at)
     log.info(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import defaultdict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 
 from pigeon.bus.delivery import Delivery, Location
 from pigeon.bus.notice_rules import Stub, after_catch_up, after_message, after_own_message
@@ -194,6 +194,10 @@ class MemoryQueue:
 
     async def push(self, gateway_id: str, delivery: Delivery) -> None:
         self._queues[gateway_id].put_nowait(delivery)
+
+    async def push_many(self, entries: Sequence[tuple[str, Delivery]]) -> None:
+        for gateway_id, delivery in entries:
+            self._queues[gateway_id].put_nowait(delivery)
 
     async def consume(self, gateway_id: str) -> AsyncIterator[Delivery]:
         queue = self._queues[gateway_id]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Protocol
 
 from pigeon.bus.delivery import Delivery
@@ -11,6 +11,9 @@ from pigeon.bus.delivery import Delivery
 class DeliveryQueue(Protocol):
     async def push(self, gateway_id: str, delivery: Delivery) -> None:
         """Append to one gateway's queue."""
+
+    async def push_many(self, entries: Sequence[tuple[str, Delivery]]) -> None:
+        """Append each (gateway id, delivery) to its gateway's queue, in order, at once."""
 
     def consume(self, gateway_id: str) -> AsyncIterator[Delivery]:
         """Entries for ``gateway_id``, in order, until the consumer stops iterating.

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import structlog
@@ -41,15 +41,25 @@ class RedisQueue:
         self.incarnation = secrets.token_hex(4)
 
     async def push(self, gateway_id: str, delivery: Delivery) -> None:
-        key = self.keys.unread(gateway_id)
+        await self.push_many([(gateway_id, delivery)])
+
+    async def push_many(self, entries: Sequence[tuple[str, Delivery]]) -> None:
+        """One round trip for the whole batch."""
+        if not entries:
+            return
+        keys: dict[str, None] = {}
         async with self.client.pipeline(transaction=False) as pipe:
-            pipe.xadd(
-                key,
-                {"d": encode_delivery(delivery)},
-                maxlen=self.settings.queue_maxlen,
-                approximate=True,
-            )
-            pipe.pexpire(key, self.expire_ms)
+            for gateway_id, delivery in entries:
+                key = self.keys.unread(gateway_id)
+                keys[key] = None
+                pipe.xadd(
+                    key,
+                    {"d": encode_delivery(delivery)},
+                    maxlen=self.settings.queue_maxlen,
+                    approximate=True,
+                )
+            for key in keys:
+                pipe.pexpire(key, self.expire_ms)
             await pipe.execute()
 
     async def length(self, gateway_id: str) -> int:

@@ -7,10 +7,22 @@ gateway writes it to its local sockets.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+
 from pigeon.bus.delivery import Delivery
 from pigeon.bus.queue import DeliveryQueue
 from pigeon.bus.registry import Connections
 from pigeon.common.clock import now_ms
+
+
+@dataclass(frozen=True, slots=True)
+class Push:
+    """An encoded frame for named users (``exclude_connection``: the socket that caused it)."""
+
+    frame: str
+    user_ids: list[int]
+    exclude_connection: str | None = None
 
 
 class Router:
@@ -29,30 +41,41 @@ class Router:
         self, frame: str, user_ids: list[int], *, exclude_connection: str | None = None
     ) -> dict[str, list[int]]:
         """Queue ``frame`` for every connected user in ``user_ids``; who was reached where."""
-        by_gateway = await self.locate(user_ids)
-        await self.push_located(frame, by_gateway, exclude_connection=exclude_connection)
-        return by_gateway
+        (reached,) = await self.push_many([Push(frame, user_ids, exclude_connection)])
+        return reached
 
-    async def push_located(
-        self,
-        frame: str,
-        by_gateway: dict[str, list[int]],
-        *,
-        exclude_connection: str | None = None,
-    ) -> None:
-        """Queue ``frame`` for users already located."""
+    async def push_many(self, pushes: Sequence[Push]) -> list[dict[str, list[int]]]:
+        """Several pushes with one lookup of everyone's gateways and one enqueue for all
+        (a batch of sends); who was reached where, for each push."""
+        everyone = list(dict.fromkeys(uid for push in pushes for uid in push.user_ids))
+        located = await self.connections.locate(everyone)
+        gateways_of: dict[int, list[str]] = {}
+        for gateway_id, users in located.items():
+            for uid in users:
+                gateways_of.setdefault(uid, []).append(gateway_id)
         queued_at = now_ms()
-        for gateway_id, users in by_gateway.items():
-            if users:
-                await self.queue.push(
+        entries: list[tuple[str, Delivery]] = []
+        reached_by_push: list[dict[str, list[int]]] = []
+        for push in pushes:
+            reached: dict[str, list[int]] = {}
+            for uid in dict.fromkeys(push.user_ids):
+                for gateway_id in gateways_of.get(uid, ()):
+                    reached.setdefault(gateway_id, []).append(uid)
+            entries += [
+                (
                     gateway_id,
                     Delivery(
-                        frame=frame,
+                        frame=push.frame,
                         user_ids=users,
-                        exclude_connection=exclude_connection,
+                        exclude_connection=push.exclude_connection,
                         queued_at=queued_at,
                     ),
                 )
+                for gateway_id, users in reached.items()
+            ]
+            reached_by_push.append(reached)
+        await self.queue.push_many(entries)
+        return reached_by_push
 
     async def locate_devices(self, user_ids: list[int]) -> dict[str, list[tuple[int, str]]]:
         """The connected devices among ``user_ids``' (user id, device kind), by gateway."""

@@ -1,1 +1,2 @@
-"""Code shared by every process: settings, error codes, ids and the sans-I/O protocol."""
+"""Code shared by every process: settings, error codes, ids, group commit and the sans-I/O
+protocol."""

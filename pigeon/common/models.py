@@ -56,6 +56,16 @@ class Ack(Model):
     ts: int
     client_msg_id: str | None
 
+    @classmethod
+    def of(cls, message: Message) -> Ack:
+        return cls(
+            message_id=message.id,
+            conversation_id=message.conversation_id,
+            seq=message.seq,
+            ts=message.ts,
+            client_msg_id=message.client_msg_id,
+        )
+
 
 class Group(Model):
     id: int

@@ -28,6 +28,11 @@ class DatabaseSettings(BaseModel):
     # SQLite: FULL syncs every commit to disk before the ack (survives power loss); NORMAL
     # survives a crash of Pigeon but may lose the last acks on power loss, and is faster.
     sqlite_synchronous: Literal["FULL", "NORMAL"] = "FULL"
+    # Group commit: sends arriving while a batch is written share the next transaction.
+    # PostgreSQL writes ``write_lanes`` batches at once (a conversation stays in one lane);
+    # SQLite has one writer. A batch holds at most ``max_batch`` sends.
+    write_lanes: int = Field(default=4, ge=1)
+    max_batch: int = Field(default=256, ge=1)
 
 
 class RedisSettings(BaseModel):
@@ -89,6 +94,11 @@ class AuthSettings(BaseModel):
     from one client address after ``login_max_failures_per_address``. One address may
     register ``register_per_address`` accounts per ``register_window_s``. A limit of 0 turns
     it off. In a cluster the counts are shared through Redis.
+
+    New password hashes are argon2id with ``password_hash_time_cost`` passes over
+    ``password_hash_memory_kib`` KiB in ``password_hash_parallelism`` lanes (argon2-cffi's
+    defaults); stored hashes carry their own cost, so changing it never locks anyone out.
+    Lower costs exist for benchmarks that register thousands of users, never for production.
     """
 
     secret_key: str = ""
@@ -101,10 +111,9 @@ class AuthSettings(BaseModel):
     login_window_s: float = 300.0
     register_per_address: int = 10
     register_window_s: float = 3600.0
-    # argon2id cost of new password hashes (argon2-cffi's defaults, RFC 9106's low-memory
-    # profile); stored hashes keep the cost they were made with.
     password_hash_time_cost: int = Field(default=3, ge=1)
     password_hash_memory_kib: int = Field(default=65536, ge=8)
+    password_hash_parallelism: int = Field(default=4, ge=1)
     service_keys: list[str] = Field(default_factory=list)
 
 

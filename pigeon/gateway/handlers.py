@@ -5,14 +5,8 @@ from __future__ import annotations
 import structlog
 
 from pigeon.actions.context import Context
-from pigeon.actions.messages import (
-    Draft,
-    fetch_messages,
-    mark_read,
-    recall_message,
-    send_message,
-    send_typing,
-)
+from pigeon.actions.messages import fetch_messages, mark_read, recall_message, send_typing
+from pigeon.actions.sending import Draft, send_message
 from pigeon.common.errors import PigeonError
 from pigeon.common.models import Ack
 from pigeon.common.protocol.frames import (

@@ -5,7 +5,7 @@ database.py       engines, transactions and reads (the single SQLite writer)
 migrate.py        Alembic upgrade, run by ``pigeon migrate`` and on embedded start
 users.py          accounts and refresh sessions
 conversations.py  conversations, members, read markers, sequence allocation
-sending.py        a send's checks in one read and its write (one statement on PostgreSQL)
+sending.py        a send's checks and its write, alone or for a whole batch of sends
 messages.py       messages (each stored with its hand-off row) and pages by seq
 handoffs.py       hand-off rows: committed messages not yet fanned out
 groups.py         groups, roles and member pages

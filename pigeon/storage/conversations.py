@@ -29,7 +29,7 @@ _FIND_MEMBERSHIP = select(conversation_members).where(
 _MEMBER_IDS = select(conversation_members.c.user_id).where(
     conversation_members.c.conversation_id == bindparam("cid")
 )
-_ADVANCE_READ = (
+ADVANCE_READ = (
     update(conversation_members)
     .where(
         conversation_members.c.conversation_id == bindparam("cid"),
@@ -160,7 +160,7 @@ def guarded_seq_statement(*, peer: bool, friendship: bool, open_group: bool) -> 
 async def advance_read(conn: AsyncConnection, conversation_id: int, user_id: int, seq: int) -> bool:
     """Move a member's read marker forward (never back); True if it moved."""
     params = {"cid": conversation_id, "uid": user_id, "seq": seq}
-    return (await conn.execute(_ADVANCE_READ, params)).rowcount == 1
+    return (await conn.execute(ADVANCE_READ, params)).rowcount == 1
 
 
 async def flag_mentions(

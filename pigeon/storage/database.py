@@ -87,6 +87,12 @@ class _InlineConnection(aiosqlite.Connection):
 
     sync_commits = True
 
+    @property
+    def sqlite(self) -> sqlite3.Connection:
+        """The ``sqlite3`` connection itself, for statements run straight on it."""
+        assert self._connection is not None, "connection closed"
+        return self._connection
+
     async def _execute(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         if not self._running or not self._connection:
             raise ValueError("Connection closed")

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from sqlalchemy import bindparam, delete, func, select, update
+from sqlalchemy import BigInteger, any_, bindparam, delete, func, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -11,6 +12,11 @@ from pigeon.storage.schema import message_handoffs, messages
 _INSERT = message_handoffs.insert()
 _FINISH = delete(message_handoffs).where(
     message_handoffs.c.message_id.in_(bindparam("ids", expanding=True))
+)
+# PostgreSQL: one array parameter, not one rendered per id (SQLAlchemy renders and casts an
+# expanding IN on every call, which costs more than the delete).
+_FINISH_ARRAY = delete(message_handoffs).where(
+    message_handoffs.c.message_id == any_(bindparam("ids", type_=ARRAY(BigInteger)))
 )
 
 
@@ -22,7 +28,8 @@ async def insert_handoff(conn: AsyncConnection, message_id: int, now: int) -> No
 async def finish_handoffs(conn: AsyncConnection, message_ids: list[int]) -> None:
     """These messages were fanned out."""
     if message_ids:
-        await conn.execute(_FINISH, {"ids": message_ids})
+        statement = _FINISH_ARRAY if conn.dialect.name == "postgresql" else _FINISH
+        await conn.execute(statement, {"ids": message_ids})
 
 
 async def claim_stale(

@@ -10,11 +10,21 @@ marker. Being one statement it is atomic on its own and runs without BEGIN/COMMI
 trips.
 
 Statements are built once: building and keying a statement costs more than running it.
+
+On SQLite a batch (the group commit) runs its statements straight on the writer's own
+``sqlite3`` connection, compiled once from the same statements: SQLAlchemy's work per
+execution costs more than SQLite's.
+
+A batch of sends on PostgreSQL (the group commit) runs each statement for every send of
+the batch in one round trip (asyncpg's pipelined ``fetchmany``, compiled once from the
+same statements), the writes in one implicit transaction: one commit for the batch.
 """
 
 from __future__ import annotations
 
 import functools
+import sqlite3
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import (
@@ -31,9 +41,11 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
+from sqlalchemy.dialects.sqlite.pysqlite import dialect as pysqlite_dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from pigeon.storage.conversations import guarded_seq_statement
+from pigeon.storage.conversations import ADVANCE_READ, guarded_seq_statement
 from pigeon.storage.schema import (
     blocks,
     conversation_members,
@@ -104,19 +116,16 @@ _TO_USER = select(
 
 
 async def checks_in_conversation(
-    conn: AsyncConnection, conversation_id: int, sender_id: int, client_msg_id: str
+    conn: AsyncConnection, params: Mapping[str, Any]
 ) -> RowMapping | None:
-    """The send checks for a known conversation; None if the sender is not a member."""
-    params = {"cid": conversation_id, "sender": sender_id, "cmid": client_msg_id}
-    return (await conn.execute(_IN_CONVERSATION, params)).mappings().first()
+    """The send checks for a known conversation (:func:`in_conversation_params`); None if
+    the sender is not a member."""
+    return (await conn.execute(_IN_CONVERSATION, dict(params))).mappings().first()
 
 
-async def checks_to_user(
-    conn: AsyncConnection, sender_id: int, target_id: int, private_key: str, client_msg_id: str
-) -> RowMapping:
-    """The send checks for a private message addressed by user id."""
-    params = {"sender": sender_id, "target": target_id, "key": private_key, "cmid": client_msg_id}
-    row: RowMapping = (await conn.execute(_TO_USER, params)).mappings().one()
+async def checks_to_user(conn: AsyncConnection, params: Mapping[str, Any]) -> RowMapping:
+    """The send checks for a private message addressed by user id (:func:`to_user_params`)."""
+    row: RowMapping = (await conn.execute(_TO_USER, dict(params))).mappings().one()
     return row
 
 
@@ -173,20 +182,93 @@ def _one_statement_send(*, peer: bool, friendship: bool, open_group: bool) -> An
 async def store_in_one_statement(
     conn: AsyncConnection,
     *,
+    require_friendship: bool,
+    open_group: bool,
+    params: Mapping[str, Any],
+) -> tuple[int, int] | None:
+    """PostgreSQL: the common send (:func:`send_params`); (message id, seq), or None if a
+    guard refused (the rules changed)."""
+    statement = _one_statement_send(
+        peer="peer" in params, friendship=require_friendship, open_group=open_group
+    )
+    row = (await conn.execute(statement, dict(params))).first()
+    return None if row is None else (int(row[0]), int(row[1]))
+
+
+# --- PostgreSQL: a statement for a whole batch, in one round trip ------------------------
+
+_ORDINAL = bindparam("ordinal", type_=BigInteger).label("ordinal")
+_ASYNCPG = asyncpg_dialect()  # type: ignore[no-untyped-call]
+
+
+class Pipelined:
+    """A select compiled once for asyncpg, run for many parameter sets in one round trip.
+
+    Each result row carries the position of the parameter set that produced it, so a set
+    that matches no row (a refused guard, a sender who is not a member) answers None.
+    """
+
+    def __init__(self, statement: Any) -> None:
+        compiled = statement.add_columns(_ORDINAL).compile(dialect=_ASYNCPG)
+        self.sql = str(compiled)
+        self.names: tuple[str, ...] = tuple(compiled.positiontup or ())
+        # Literals SQLAlchemy made parameters of (a kind compared with 'private', a + 1).
+        self.fixed = {
+            name: bind.value for name, bind in compiled.binds.items() if bind.value is not None
+        }
+
+    async def run(
+        self, conn: AsyncConnection, param_sets: Sequence[Mapping[str, Any]]
+    ) -> list[Mapping[Any, Any] | None]:
+        """One answer per parameter set. Writes commit together or not at all: a failure
+        (a unique-constraint race) raises and changes nothing."""
+        if not param_sets:
+            return []
+        args = []
+        for ordinal, params in enumerate(param_sets):
+            values = {**self.fixed, **params, "ordinal": ordinal}
+            args.append(tuple(values[name] for name in self.names))
+        raw = await conn.get_raw_connection()
+        driver: Any = raw.driver_connection
+        answers: list[Mapping[Any, Any] | None] = [None] * len(param_sets)
+        for row in await driver.fetchmany(self.sql, args):
+            answers[row["ordinal"]] = row
+        return answers
+
+
+CHECKS_IN_CONVERSATION = Pipelined(_IN_CONVERSATION)
+CHECKS_TO_USER = Pipelined(_TO_USER)
+
+
+def in_conversation_params(
+    conversation_id: int, sender_id: int, client_msg_id: str
+) -> dict[str, Any]:
+    return {"cid": conversation_id, "sender": sender_id, "cmid": client_msg_id}
+
+
+def to_user_params(
+    sender_id: int, target_id: int, private_key: str, client_msg_id: str
+) -> dict[str, Any]:
+    return {"sender": sender_id, "target": target_id, "key": private_key, "cmid": client_msg_id}
+
+
+@functools.cache
+def pipelined_send(*, peer: bool, friendship: bool, open_group: bool) -> Pipelined:
+    """The one-statement send, for a batch: (id, seq) rows, None where a guard refused;
+    the run commits as one (a failure raises, having written nothing)."""
+    return Pipelined(_one_statement_send(peer=peer, friendship=friendship, open_group=open_group))
+
+
+def send_params(
+    *,
     conversation_id: int,
     sender_id: int,
     peer_id: int | None,
-    require_friendship: bool,
-    open_group: bool,
     client_msg_id: str,
     kind: str,
     body: str,
     now: int,
-) -> tuple[int, int] | None:
-    """PostgreSQL: (message id, seq), or None if a guard refused (the rules changed)."""
-    statement = _one_statement_send(
-        peer=peer_id is not None, friendship=require_friendship, open_group=open_group
-    )
+) -> dict[str, Any]:
     params: dict[str, Any] = {
         "cid": conversation_id,
         "sender": sender_id,
@@ -200,5 +282,92 @@ async def store_in_one_statement(
     }
     if peer_id is not None:
         params["peer"] = peer_id
-    row = (await conn.execute(statement, params)).first()
-    return None if row is None else (int(row[0]), int(row[1]))
+    return params
+
+
+# --- SQLite: statements on the writer's own connection -----------------------------------
+
+_PYSQLITE = pysqlite_dialect()
+
+
+class Direct:
+    """A statement compiled once for SQLite, run on a raw ``sqlite3`` connection (inside the
+    transaction SQLAlchemy opened on it)."""
+
+    def __init__(self, statement: Any) -> None:
+        compiled = statement.compile(dialect=_PYSQLITE)
+        self.sql = str(compiled)
+        self.names: tuple[str, ...] = tuple(compiled.positiontup or ())
+        self.fixed = {
+            name: bind.value for name, bind in compiled.binds.items() if bind.value is not None
+        }
+
+    def rows(self, db: sqlite3.Connection, params: Mapping[str, Any]) -> list[dict[str, Any]]:
+        values = {**self.fixed, **params}
+        cursor = db.execute(self.sql, tuple(values[name] for name in self.names))
+        try:
+            if cursor.description is None:
+                return []
+            columns = [column[0] for column in cursor.description]
+            return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+        finally:
+            cursor.close()
+
+
+async def raw_sqlite(conn: AsyncConnection) -> sqlite3.Connection:
+    """The ``sqlite3`` connection under a SQLAlchemy connection (the single writer's)."""
+    raw = await conn.get_raw_connection()
+    driver: Any = raw.driver_connection
+    db: sqlite3.Connection = driver.sqlite
+    return db
+
+
+DIRECT_CHECKS_IN_CONVERSATION = Direct(_IN_CONVERSATION)
+DIRECT_CHECKS_TO_USER = Direct(_TO_USER)
+_DIRECT_INSERT = Direct(
+    messages.insert()
+    .values(
+        conversation_id=bindparam("cid"),
+        seq=bindparam("seq"),
+        sender_id=bindparam("sender"),
+        client_msg_id=bindparam("cmid"),
+        kind=bindparam("msg_kind"),
+        body=bindparam("msg_body"),
+        mentions=bindparam("msg_mentions"),
+        mention_all=bindparam("msg_mention_all"),
+        created_at=bindparam("now"),
+    )
+    .returning(messages.c.id)
+)
+_DIRECT_HANDOFF = Direct(
+    message_handoffs.insert().values(
+        message_id=bindparam("mid"), handed_at=bindparam("now"), created_at=bindparam("now")
+    )
+)
+_DIRECT_ADVANCE_READ = Direct(ADVANCE_READ)
+
+
+@functools.cache
+def _direct_seq(*, peer: bool, friendship: bool, open_group: bool) -> Direct:
+    return Direct(guarded_seq_statement(peer=peer, friendship=friendship, open_group=open_group))
+
+
+def store_direct(
+    db: sqlite3.Connection,
+    *,
+    require_friendship: bool,
+    open_group: bool,
+    params: Mapping[str, Any],
+) -> tuple[int, int] | None:
+    """SQLite: the common send (:func:`send_params`) as the one-statement send does it on
+    PostgreSQL, in four statements; (message id, seq), or None if a guard refused."""
+    taken = _direct_seq(
+        peer="peer" in params, friendship=require_friendship, open_group=open_group
+    ).rows(db, params)
+    if not taken:
+        return None
+    seq = int(taken[0]["last_seq"])
+    message_id = int(_DIRECT_INSERT.rows(db, {**params, "seq": seq})[0]["id"])
+    _DIRECT_HANDOFF.rows(db, {"mid": message_id, "now": params["now"]})
+    _DIRECT_ADVANCE_READ.rows(db, {"cid": params["cid"], "uid": params["sender"], "seq": seq})
+    return message_id, seq

@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
-from pigeon.actions import friends, groups, messages
+from pigeon.actions import friends, groups, messages, sending
 from pigeon.actions.accounts import register_user
 from pigeon.actions.context import Context
-from pigeon.actions.messages import Draft
+from pigeon.actions.sending import Draft
 from pigeon.bus.publication import MessageStored, Publication, ToDevices, ToGroup, ToUsers
 from pigeon.common.settings import Settings
 from pigeon.runtime import Runtime, build_runtime
@@ -64,13 +64,13 @@ async def test_a_private_send_publishes_one_message_to_both_members(runtime: Run
     await befriend(ctx, alice, bob)
     draft = Draft(client_msg_id="m1", kind="text", body={"text": "hi"}, to_user_id=bob)
     with ctx.publisher.watch() as seen:
-        ack = await messages.send_message(ctx, alice, draft, exclude_connection="c1")
+        ack = await sending.send_message(ctx, alice, draft, exclude_connection="c1")
     assert [shape(p) for p in seen] == [("message", [alice, bob], "c1")]
     stored = seen[0]
     assert isinstance(stored, MessageStored)
     assert (stored.conversation_id, stored.seq) == (ack.conversation_id, ack.seq)
     with ctx.publisher.watch() as retried:
-        again = await messages.send_message(ctx, alice, draft, exclude_connection="c1")
+        again = await sending.send_message(ctx, alice, draft, exclude_connection="c1")
     assert again == ack
     assert retried == []  # a retry stores and publishes nothing
 
@@ -89,7 +89,7 @@ async def test_a_group_send_is_left_to_the_fan_out(runtime: Runtime) -> None:
     ]
     draft = Draft(client_msg_id="g1", kind="text", body={"text": "all"}, conversation_id=group.id)
     with ctx.publisher.watch() as sent:
-        await messages.send_message(ctx, a, draft, exclude_connection="c2", device="web")
+        await sending.send_message(ctx, a, draft, exclude_connection="c2", device="web")
     assert [shape(p) for p in sent] == [("message", None, "c2")]
     assert isinstance(sent[0], MessageStored)
     assert sent[0].sender_device == "web"
@@ -115,7 +115,7 @@ async def test_read_and_typing_reach_only_who_they_concern(runtime: Runtime) -> 
     alice, bob = await user(ctx, "alina"), await user(ctx, "beatrix")
     await befriend(ctx, alice, bob)
     draft = Draft(client_msg_id="r1", kind="text", body={"text": "x"}, to_user_id=bob)
-    ack = await messages.send_message(ctx, alice, draft)
+    ack = await sending.send_message(ctx, alice, draft)
     with ctx.publisher.watch() as seen:
         await messages.mark_read(ctx, bob, ack.conversation_id, ack.seq, exclude_connection="b")
         await messages.send_typing(ctx, bob, ack.conversation_id)

@@ -203,6 +203,23 @@ async def test_private_push_reaches_online_user_and_says_so(make: Make, svc: Ser
     assert entry["status"] == "online"
 
 
+async def test_friendship_is_lifted_for_the_push_only_not_for_users_sending_beside_it(
+    make: Make, svc: ServiceClient
+) -> None:
+    # Users' sends and service pushes share the server's group commit: the lifted rule must
+    # travel with the push, not with whichever send made the batch.
+    friend_a, friend_b = await make(), await make()
+    await befriend(friend_a, friend_b)
+    await friend_a.send_text("warm", to_user_id=friend_b.user_id)
+    sender, receiver = await make(), await make()
+    pushed = await svc.send_private(sender.user_id, receiver.user_id, "text", {"text": "hi"})
+    assert pushed["recipients"] == {str(receiver.user_id): "online"}
+    stranger = await make()
+    with pytest.raises(ApiError) as refused:
+        await stranger.send_text("hello?", to_user_id=receiver.user_id)
+    assert refused.value.code == "not_friends"
+
+
 async def test_offline_user_is_reported_and_its_later_sync_is_streamed(
     push_server: Server, make: Make, svc: ServiceClient
 ) -> None:

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response, status
 
-from pigeon.actions import conversations, messages
+from pigeon.actions import conversations, messages, sending
 from pigeon.common.models import Ack, Conversation
 from pigeon.platform.deps import Ctx, Device, UserId
 from pigeon.platform.schemas import (
@@ -64,7 +64,7 @@ async def history(
 @router.post("/conversations/{conversation_id}/messages", status_code=status.HTTP_201_CREATED)
 async def send(conversation_id: ConversationId, body: SendBody, ctx: Ctx, user_id: UserId) -> Ack:
     """Store a message; the ack means it is durable. Retrying a client_msg_id is a no-op."""
-    draft = messages.Draft(
+    draft = sending.Draft(
         client_msg_id=body.client_msg_id,
         kind=body.kind,
         body=body.body,
@@ -72,19 +72,19 @@ async def send(conversation_id: ConversationId, body: SendBody, ctx: Ctx, user_i
         mentions=body.mentions,
         mention_all=body.mention_all,
     )
-    return await messages.send_message(ctx, user_id, draft)
+    return await sending.send_message(ctx, user_id, draft)
 
 
 @router.post("/messages/private", status_code=status.HTTP_201_CREATED)
 async def send_private(body: SendPrivateBody, ctx: Ctx, user_id: UserId) -> Ack:
     """Send to a user, opening the private conversation on first use."""
-    draft = messages.Draft(
+    draft = sending.Draft(
         client_msg_id=body.client_msg_id,
         kind=body.kind,
         body=body.body,
         to_user_id=body.to_user_id,
     )
-    return await messages.send_message(ctx, user_id, draft)
+    return await sending.send_message(ctx, user_id, draft)
 
 
 @router.post("/conversations/{conversation_id}/read", status_code=status.HTTP_204_NO_CONTENT)
