@@ -1,5 +1,5 @@
 """Pigeon's benchmarks: ``python -m bench relay | private | all | compare | plot | chaos |
-hot-group | group | sync | team``.
+hot-group | group | sync | team | sockets``.
 
 Modules and their roles::
 
@@ -24,6 +24,9 @@ Modules and their roles::
     members.py   a group load process: members following the client algorithm, senders
     group_checks.py  every ack, the stored history, every member; ack -> member latency
     sync_cli.py / sync_run.py   sync: the backlog, the reconnecting client, the SDK
+    sockets.py   the sockets scenario: RSS per held socket, Pigeon against two baselines
+    holder.py    a worker process of it: opens sockets, pings at the heartbeat interval
+    bare.py      a bare ``websockets`` server (library defaults), the sockets baseline
 
 Data flow::
 

@@ -24,6 +24,7 @@ from bench.relay import IMPLEMENTATIONS
 from bench.report import machine, problems_text, table, write_json
 from bench.runner import LoadOptions, RunError, run_load
 from bench.servers import ServerError, add_database_args, start_embedded, start_relay
+from bench.sockets import add_sockets_args, run_sockets
 from bench.stats import RunFigures
 from bench.sync_cli import add_sync_args, main_sync
 from bench.team import PAIRS, WINDOW, print_targets, run_team
@@ -365,8 +366,8 @@ def _key_value(item: str) -> tuple[str, str]:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m bench",
-        description="Pigeon benchmarks: the bare relay baseline, the 1:1 scenario and the "
-        "chaos run.",
+        description="Pigeon benchmarks: the bare relay baseline, the 1:1 scenario, the "
+        "chaos run and the memory per held socket.",
     )
     sub = parser.add_subparsers(dest="scenario", required=True)
     relay = sub.add_parser("relay", help="the bare WebSocket relay baseline")
@@ -418,6 +419,9 @@ def build_parser() -> argparse.ArgumentParser:
     sync = sub.add_parser("sync", help="one user syncs 10,000 messages waiting in 50 chats")
     add_sync_args(sync)
     add_cluster_args(sync)
+    held = sub.add_parser("sockets", help="memory per idle authenticated socket, vs baselines")
+    add_sockets_args(held)
+    add_cluster_args(held)
     return parser
 
 
@@ -458,6 +462,14 @@ def main(argv: list[str] | None = None) -> int:
         return with_scratch(lambda scratch: main_group(args, scratch, cluster_options(args)))
     if args.scenario == "sync":
         return with_scratch(lambda scratch: main_sync(args, scratch, cluster_options(args)))
+    if args.scenario == "sockets":
+        held = Scratch(prefix="pigeon-sockets-")
+        try:
+            code = run_sockets(args, held.path, cluster_options(args), DEFAULT_RELAY)
+            held.keep = code != 0
+        finally:
+            held.close()
+        return code
     opts = load_options(args)
     run_id = secrets.randbits(32)
     scratch = Scratch()

@@ -6,7 +6,10 @@ import socket
 
 import uvicorn
 from fastapi import FastAPI
+from starlette.types import ASGIApp
 
+from pigeon.gateway.endpoint import socket_route
+from pigeon.gateway.wsprotocol import LightWebSocketProtocol
 from pigeon.platform.connections import ConnectionGuard, guarded_protocol
 from pigeon.runtime import Runtime
 
@@ -25,16 +28,21 @@ class _DrainingServer(uvicorn.Server):
 
 async def run_app(app: FastAPI, runtime: Runtime) -> None:
     settings = runtime.settings
+    asgi: ASGIApp = app
+    if runtime.gateway is not None:
+        asgi = socket_route(app, runtime.gateway, settings.http.metrics_port or 0)
     config = uvicorn.Config(
-        app,
+        asgi,
         host=settings.host,
         port=settings.port,
         log_config=None,
         access_log=False,
         # Connection cap and request deadlines (slow-loris), see pigeon.platform.connections.
         http=guarded_protocol(ConnectionGuard(settings.http)),
-        ws="websockets-sansio",
+        # uvicorn's websockets-sansio, lighter per idle socket (pigeon.gateway.wsprotocol).
+        ws=LightWebSocketProtocol,
         ws_max_size=settings.gateway.max_frame_bytes * 4,
+        ws_per_message_deflate=settings.gateway.per_message_deflate,
         ws_ping_interval=None,
         timeout_graceful_shutdown=10,
         lifespan="on",
@@ -49,6 +57,6 @@ async def run_app(app: FastAPI, runtime: Runtime) -> None:
         return
     # /metrics on a listener of its own (the app answers it only there).
     metrics_config = uvicorn.Config(
-        app, host=settings.http.metrics_host, port=settings.http.metrics_port
+        asgi, host=settings.http.metrics_host, port=settings.http.metrics_port
     )
     await server.serve(sockets=[config.bind_socket(), metrics_config.bind_socket()])

@@ -133,6 +133,9 @@ class GatewaySettings(BaseModel):
     # client's requests, and closes it (4009) if it stays so for send_stall_timeout_s.
     send_queue_bytes: int = 4 * 1024 * 1024
     send_stall_timeout_s: float = 10.0
+    # permessage-deflate keeps two zlib streams per socket (tens of KiB each, for the
+    # socket's life); chat frames are small, so it is off unless asked for.
+    per_message_deflate: bool = False
 
 
 class MessagingSettings(BaseModel):

@@ -63,7 +63,7 @@ async def test_a_session_revoked_during_registration_is_kicked(
     await gateway.adopt(connection)
     assert ctx.connections.registered
     assert connection.closing
-    frames = [connection.outbound.get_nowait() for _ in range(connection.outbound.qsize())]
+    frames = list(connection.outbound)
     assert frames == [
         '{"type":"kicked","reason":"session_revoked"}',
         CloseRequest(CloseCode.REPLACED, "session revoked"),

@@ -113,9 +113,12 @@ class SessionLimits:
     send_stall_timeout_s: float = 10.0
 
 
-@dataclass
+@dataclass(slots=True)
 class Session:
-    """Protocol state of one connection. Feed it frames and time; carry out its actions."""
+    """Protocol state of one connection. Feed it frames and time; carry out its actions.
+
+    One lives as long as its socket, thousands per gateway: slots, and the typing clock
+    only once the client has typed."""
 
     limits: SessionLimits
     opened_at: float
@@ -124,7 +127,7 @@ class Session:
     refused_in_a_row: int = 0
     last_seen: float = 0.0
     _bucket: TokenBucket = field(init=False)
-    _typing_at: dict[int, float] = field(default_factory=dict)
+    _typing_at: dict[int, float] | None = None
     unsent_bytes: int = 0
     # Since when the output has been full / has had unsent bytes without any written.
     _full_since: float | None = None
@@ -248,6 +251,8 @@ class Session:
         if isinstance(frame, PingFrame):
             return [Reply(PongFrame(server_time=int(now * 1000)))]
         if isinstance(frame, TypingFrame):
+            if self._typing_at is None:
+                self._typing_at = {}
             last = self._typing_at.get(frame.conversation_id, -1e18)
             if now - last < self.limits.typing_interval_s:
                 return []
