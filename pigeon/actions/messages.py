@@ -93,7 +93,11 @@ async def _page_after_recent(
     reached = held[-1].seq if held else after
     fresh, more = await message_store.page_after(conn, conversation_id, reached, limit - len(held))
     recent.extend(conversation_id, fresh)
-    return held + fresh, more
+    found = held + fresh
+    if held and any(m.kind == "recall" for m in fresh):
+        # The run has just applied the recall to an original this page already holds.
+        found = recent.after(conversation_id, after, len(found)) or found
+    return found, more
 
 
 async def mark_read(

@@ -613,3 +613,26 @@ async def test_mentions_are_flagged_and_counted(make_client: MakeClient) -> None
         assert (message["seq"], message["mention_all"]) == (everyone["seq"], True)
         assert mentioned(await client.request("GET", "/conversations")) is True
     assert mentioned(await owner.request("GET", "/conversations")) is False
+
+
+async def test_pulls_answered_from_recent_messages_show_a_later_recall(
+    make_client: MakeClient,
+) -> None:
+    # Members' pulls of a group are served from the process's run of recent messages:
+    # a recall after the run took the original in must still show.
+    (owner, bob, carol), group_id = await team(make_client)
+    sent = [await owner.send_text(f"m{i}", conversation_id=group_id) for i in range(3)]
+    path = f"/conversations/{group_id}/messages"
+    first_seq = sent[0]["seq"]
+    before = await bob.request("GET", path, params={"after": first_seq - 1})
+    assert [m["body"] for m in before["messages"]] == [{"text": f"m{i}"} for i in range(3)]
+    await owner.request("POST", f"/messages/{sent[1]['message_id']}/recall")
+    for reader in (bob, carol):
+        after = await reader.request("GET", path, params={"after": first_seq - 1})
+        got = [(m["kind"], m["recalled"], m["body"].get("text")) for m in after["messages"]]
+        assert got == [
+            ("text", False, "m0"),
+            ("text", True, None),
+            ("text", False, "m2"),
+            ("recall", False, None),
+        ]
