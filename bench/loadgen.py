@@ -400,7 +400,12 @@ def raise_nofile_limit() -> None:
 def worker_main(cfg: WorkerConfig, counters: Any, start_at: Any, results: Any) -> None:
     """Process entry point (spawned by :mod:`bench.runner`)."""
     raise_nofile_limit()
-    worker = Worker(cfg, counters, start_at)
+    run_in_process(Worker(cfg, counters, start_at), cfg.index, counters, results)
+
+
+def run_in_process(worker: Any, index: int, counters: Any, results: Any) -> None:
+    """A load-generator process's body: run ``worker`` on uvloop, then hand in its result
+    (with the traceback if it failed) and mark the process done."""
     try:
         import uvloop
 
@@ -410,5 +415,5 @@ def worker_main(cfg: WorkerConfig, counters: Any, start_at: Any, results: Any) -
         with contextlib.suppress(Exception):
             worker.finish()
     finally:
-        counters[cfg.index * SLOTS + DONE] = 1.0
+        counters[index * SLOTS + DONE] = 1.0
         results.put(worker.result)

@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import array
 import asyncio
-import contextlib
 import time
-import traceback
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
@@ -26,7 +24,6 @@ from bench.checks import verify_pair
 from bench.loadgen import (
     ACKED,
     DELIVERED,
-    DONE,
     ERRORS,
     MAX_DRAIN_S,
     READY,
@@ -34,6 +31,7 @@ from bench.loadgen import (
     SLOTS,
     WorkerResult,
     raise_nofile_limit,
+    run_in_process,
 )
 from bench.synapse.accounts import Room, auth, sync_filter
 
@@ -341,15 +339,4 @@ class MatrixWorker:
 def matrix_worker_main(cfg: MatrixWorkerConfig, counters: Any, start_at: Any, results: Any) -> None:
     """Process entry point (spawned by :func:`bench.runner.run_workers`)."""
     raise_nofile_limit()
-    worker = MatrixWorker(cfg, counters, start_at)
-    try:
-        import uvloop
-
-        uvloop.run(worker.run())
-    except BaseException:
-        worker.result.error = traceback.format_exc()
-        with contextlib.suppress(Exception):
-            worker.finish()
-    finally:
-        counters[cfg.index * SLOTS + DONE] = 1.0
-        results.put(worker.result)
+    run_in_process(MatrixWorker(cfg, counters, start_at), cfg.index, counters, results)
