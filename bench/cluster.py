@@ -4,8 +4,11 @@ and ``python -m pigeon cluster`` (the local launcher) as a child process group."
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 import re
 import secrets
+import signal
 import subprocess
 import sys
 import time
@@ -39,6 +42,9 @@ class RunningCluster:
     redis_db: int
     opts: ClusterOptions
     notes: list[str] = field(default_factory=list)
+    # What the launcher said it started: stopped by pid if one outlives the launcher (the
+    # launcher's children run in sessions of their own).
+    child_pids: list[int] = field(default_factory=list)
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -54,9 +60,26 @@ class RunningCluster:
 
     def stop(self) -> None:
         self.proc.stop(grace=20)
+        for pid in self.child_pids:
+            _kill_if_ours(pid)
         flush_redis_db(self.opts.redis_url, self.redis_db)
         if not self.opts.keep_db:
             asyncio.run(drop_database(self.opts.pg_url, self.database))
+
+
+PID_RE = re.compile(r"\bpid=(\d+)")
+
+
+def _kill_if_ours(pid: int) -> None:
+    """SIGKILL a leftover Pigeon process of this run (not a recycled pid of someone else)."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
+            argv = cmdline.read().split(b"\0")
+    except OSError:
+        return  # gone
+    if b"pigeon" in argv[:4]:  # python -m pigeon gateway|platform|worker ...
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGKILL)
 
 
 def _host_port(url: str, default_port: int) -> tuple[str, int]:
@@ -196,7 +219,8 @@ def start_cluster(opts: ClusterOptions, scratch: Path) -> RunningCluster:
         if not opts.keep_db:
             asyncio.run(drop_database(opts.pg_url, database))
         raise
-    return RunningCluster(proc, api, gateways, database, redis_db, opts)
+    pids = [int(pid) for pid in PID_RE.findall(proc.log_tail(4000))]
+    return RunningCluster(proc, api, gateways, database, redis_db, opts, child_pids=pids)
 
 
 def wait_for_urls(
