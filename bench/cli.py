@@ -473,26 +473,43 @@ def main(argv: list[str] | None = None) -> int:
     opts = load_options(args)
     run_id = secrets.randbits(32)
     scratch = Scratch()
-    runs: list[RunFigures] = []
-    baseline: RunFigures | None = None
-    extra: dict[str, Any] = {}
-    try:
+
+    def scenario() -> Outcome:
         if args.scenario == "relay":
             impls = IMPLEMENTATIONS if args.impl == "both" else (args.impl,)
             runs = [run_relay(opts, impl, scratch, run_id) for impl in impls]
-            baseline = max(runs, key=lambda r: r.delivered_per_s)
-        elif args.scenario == "private":
-            runs = [run_private(opts, args.mode, args.url, cluster_options(args), scratch, run_id)]
-        elif args.scenario == "team":
+            return runs, max(runs, key=lambda r: r.delivered_per_s), {}
+        if args.scenario == "private":
             copts = cluster_options(args)
-            runs, baseline, extra = run_team(
+            return [run_private(opts, args.mode, args.url, copts, scratch, run_id)], None, {}
+        if args.scenario == "team":
+            copts = cluster_options(args)
+            return run_team(
                 args.mode,
                 lambda: run_relay(opts, args.impl, scratch, run_id),
                 lambda mode: run_private(opts, mode, None, copts, scratch, run_id),
                 cluster_available(copts) if args.mode != "embedded" else None,
             )
-        else:
-            runs, baseline, extra = run_all(args, opts, scratch, run_id)
+        return run_all(args, opts, scratch, run_id)
+
+    outcome = run_in_scratch(scratch, scenario)
+    if isinstance(outcome, int):
+        return outcome
+    runs, baseline, extra = outcome
+    return finish(args.scenario, runs, baseline, args.json, extra)
+
+
+Outcome = tuple[list[RunFigures], RunFigures | None, dict[str, Any]]
+
+
+def run_in_scratch(scratch: Scratch, body: Callable[[], Outcome]) -> Outcome | int:
+    """Run a scenario's parts; an exit code instead if setting one up failed (2) or it was
+    interrupted (130). The scratch folder is kept when anything failed."""
+    runs: list[RunFigures] = []
+    try:
+        outcome = body()
+        runs = outcome[0]
+        return outcome
     except (ServerError, RunError, SetupError) as exc:
         scratch.keep = True
         print(f"\n!!! {exc}", file=sys.stderr)
@@ -504,7 +521,6 @@ def main(argv: list[str] | None = None) -> int:
         if any(not r.ok for r in runs):
             scratch.keep = True
         scratch.close()
-    return finish(args.scenario, runs, baseline, args.json, extra)
 
 
 def run_all(

@@ -23,6 +23,7 @@ from bench.cli import (
     add_load_args,
     cluster_options,
     load_options,
+    run_in_scratch,
     run_private,
     run_relay,
 )
@@ -198,20 +199,11 @@ def main(args: argparse.Namespace) -> int:
         raise SystemExit("compare is closed loop only: drop --rate")
     run_id = secrets.randbits(32)
     scratch = Scratch()
-    runs: list[RunFigures] = []
-    try:
-        runs, baseline, extra = run_systems(args, opts, scratch, run_id)
-    except (ServerError, RunError, SetupError) as exc:
-        scratch.keep = True
-        print(f"\n!!! relay: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        scratch.keep = True
-        return 130
-    finally:
-        if any(not r.ok for r in runs):
-            scratch.keep = True
-        scratch.close()
+    outcome = run_in_scratch(scratch, lambda: run_systems(args, opts, scratch, run_id))
+    if isinstance(outcome, int):
+        return outcome
+    runs, baseline, extra = outcome
+    assert baseline is not None, "the relay runs first and is the baseline"
     print()
     print(compare_table(runs, baseline))
     print()

@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import multiprocessing as mp
-import queue
 import sys
 import time
 from dataclasses import dataclass
@@ -29,6 +28,7 @@ from bench.group_setup import GroupSetup, history, make_group
 from bench.loadgen import ACKED, DELIVERED, DONE, ERRORS, READY, SENT, SLOTS
 from bench.members import Endpoint, GroupWorkerConfig, GroupWorkerResult, group_worker_main
 from bench.progress import Progress
+from bench.runner import collect_results
 from bench.serving import FAST_HASH, Served, serve
 from bench.stats import percentile
 
@@ -171,13 +171,7 @@ def _run_workers(
         connect_s = time.monotonic() - t0
         control[0] = time.time() + 0.3
         _watch(opts, counters, control, n, len(members), procs)
-        deadline = time.monotonic() + 60
-        while len(collected) < n and time.monotonic() < deadline:
-            try:
-                collected.append(results.get(timeout=1))
-            except queue.Empty:
-                if not any(p.is_alive() for p in procs) and results.empty():
-                    break
+        collect_results(results, procs, collected, n, timeout=60)
     finally:
         if control[0] == 0.0:
             control[0] = -1.0

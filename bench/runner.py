@@ -125,13 +125,7 @@ def run_workers(
         start_at.value = time.time() + 0.3
         _watch(label, counters, n_workers, opts, start_at.value, procs, server_pids, cpu)
         cpu.load_after = load_average()
-        deadline = time.monotonic() + 30
-        while len(collected) < n_workers and time.monotonic() < deadline:
-            try:
-                collected.append(results.get(timeout=1))
-            except queue.Empty:
-                if not any(p.is_alive() for p in procs) and results.empty():
-                    break
+        collect_results(results, procs, collected, n_workers, timeout=30)
     finally:
         if start_at.value == 0.0:
             start_at.value = -1.0
@@ -146,6 +140,20 @@ def run_workers(
     if missing:
         figures.worker_errors.append(f"{missing} worker(s) returned no result")
     return figures
+
+
+def collect_results(
+    results: Any, procs: list[Any], collected: list[Any], wanted: int, *, timeout: float
+) -> None:
+    """Take the workers' results off their queue until ``wanted`` arrived, every worker
+    is gone with nothing left queued, or ``timeout`` seconds passed."""
+    deadline = time.monotonic() + timeout
+    while len(collected) < wanted and time.monotonic() < deadline:
+        try:
+            collected.append(results.get(timeout=1))
+        except queue.Empty:
+            if not any(p.is_alive() for p in procs) and results.empty():
+                return
 
 
 def _wait_ready(

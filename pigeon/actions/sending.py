@@ -152,18 +152,10 @@ async def _write_sends(ctx: Context, jobs: list[_SendJob]) -> list[_Sent | BaseE
     if not ctx.db.is_sqlite:
         return await _write_pipelined(ctx, jobs)
     if len(jobs) > 1:
-        # Conversation rows are locked in one order by every batch: no deadlock between
-        # lanes (the sort is stable: one conversation's sends keep their order).
-        order = sorted(range(len(jobs)), key=lambda i: _lane_key(jobs[i]))
         try:
-            stored = await _write_together(ctx, [jobs[i] for i in order])
+            return await _write_together(ctx, jobs)
         except Exception as exc:
             log.info("send_batch_split", sends=len(jobs), error=type(exc).__name__)
-        else:
-            results: list[_Sent | BaseException] = [stored[0]] * len(jobs)
-            for position, index in enumerate(order):
-                results[index] = stored[position]
-            return results
     return [await _write_alone(ctx, job) for job in jobs]
 
 
