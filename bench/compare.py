@@ -30,7 +30,7 @@ from bench.cli import (
 from bench.cluster import cluster_available
 from bench.plots import add_plot_args, write_plots
 from bench.relay import IMPLEMENTATIONS
-from bench.report import machine, problems_text, write_json
+from bench.report import aligned, machine, problems_text, write_json
 from bench.runner import LoadOptions, RunError
 from bench.servers import ServerError, tcp_open
 from bench.stats import RunFigures
@@ -88,16 +88,7 @@ def compare_table(runs: list[RunFigures], baseline: RunFigures) -> str:
                 ("ok" if run.ok else "FAILED") + (" (busy machine)" if run.busy_machine else ""),
             )
         )
-    widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(head)]
-    lines = ["  ".join(h.ljust(w) for h, w in zip(head, widths, strict=True))]
-    lines.append("  ".join("-" * w for w in widths))
-    for row in rows:
-        cells = [
-            c.ljust(w) if i == 0 else c.rjust(w)
-            for i, (c, w) in enumerate(zip(row, widths, strict=True))
-        ]
-        lines.append("  ".join(cells))
-    return "\n".join(lines)
+    return aligned(head, rows)
 
 
 def payload(runs: list[RunFigures], baseline: RunFigures, extra: dict[str, Any]) -> dict[str, Any]:
