@@ -50,7 +50,7 @@ def test_wheel_carries_the_built_client(wheel: Path) -> None:
             continue  # compression may not pay for tiny files, so the build skips them
         assert script + ".br" in names
         assert script + ".gz" in names
-    assert "pigeon/storage/migrations/alembic.ini" in names
+    assert "pigeon/storage/migrations/script.py.mako" in names
     assert not any(name.startswith(("web/", "tests/")) for name in names)
 
 
