@@ -108,7 +108,7 @@ class WebClient:
         client route)."""
         found = self.files.get(path)
         if found is None and path.startswith("assets/"):
-            return Response("no such asset", status_code=404, media_type="text/plain")
+            return error_response(404, "not_found", f"no such asset: /{path}")
         return _respond_with(request, found or self.index)
 
 

@@ -122,7 +122,7 @@ async def test_each_encoding_has_its_own_etag_and_revalidates(http: httpx.AsyncC
 async def test_missing_asset_is_404_not_the_app(http: httpx.AsyncClient) -> None:
     response = await http.get("/assets/index-gone999.js")
     assert response.status_code == 404
-    assert b"app" not in response.content
+    assert response.json()["error"]["code"] == "not_found"
 
 
 async def test_client_routes_get_index_without_caching(http: httpx.AsyncClient) -> None:
