@@ -15,11 +15,14 @@ import mimetypes
 from dataclasses import dataclass
 from pathlib import Path
 
+import structlog
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
 from pigeon import __version__
 from pigeon.platform.errors import error_response
+
+log = structlog.get_logger(__name__)
 
 IMMUTABLE = "public, max-age=31536000, immutable"
 REVALIDATE = "no-cache"
@@ -73,6 +76,7 @@ def serve_web_client(app: FastAPI, configured: Path | None) -> None:
     """Answer every path the API does not with the client (or a note that none is built)."""
     web_dir = configured or default_web_dir()
     if web_dir is None or not (web_dir / "index.html").exists():
+        log.info("web_client_not_built", directory=str(web_dir) if web_dir else None)
 
         @app.get("/", include_in_schema=False)
         async def no_client() -> JSONResponse:
@@ -87,6 +91,7 @@ def serve_web_client(app: FastAPI, configured: Path | None) -> None:
 
         return
     client = WebClient(web_dir)
+    log.info("web_client_served", directory=str(web_dir), files=len(client.files))
 
     @app.api_route("/{path:path}", methods=["GET", "HEAD"], include_in_schema=False)
     async def web_client(request: Request, path: str) -> Response:
