@@ -149,6 +149,7 @@ def _conversation(
             group_from_row(group_row, row["role"], hot_threshold) if group_row is not None else None
         ),
         last_seq=row["last_seq"],
+        last_change=row["last_change"],
         read_seq=row["read_seq"],
         peer_read_seq=peer_row["read_seq"] if peer_row is not None else 0,
         visible_from_seq=row["visible_from_seq"],

@@ -56,6 +56,7 @@ async def fetch_messages(
         membership = await require_member(conn, conversation_id, user_id)
         floor = membership["visible_from_seq"]
         if after is not None and membership["kind"] == "group":
+            ctx.recent.settle(conversation_id, membership["last_change"])
             found, more = await _page_after_recent(
                 ctx, conn, conversation_id, max(after, floor), limit
             )

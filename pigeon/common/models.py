@@ -31,8 +31,20 @@ class User(Model):
     created_at: int
 
 
+class Reaction(Model):
+    """One emoji on a message: how many reacted with it, and the first of them."""
+
+    emoji: str
+    count: int
+    user_ids: list[int]
+
+
 class Message(Model):
-    """One stored message. ``seq`` orders it within its conversation."""
+    """One stored message. ``seq`` orders it within its conversation.
+
+    ``version`` is the conversation's change number when the message last changed (an edit
+    or a reaction; 0: never): of two copies of a message, the higher version is current.
+    """
 
     id: int
     conversation_id: int
@@ -45,6 +57,9 @@ class Message(Model):
     recalled: bool = False
     mentions: list[int] = Field(default_factory=list)
     mention_all: bool = False
+    edited_at: int | None = None
+    reactions: list[Reaction] = Field(default_factory=list)
+    version: int = 0
 
 
 class Ack(Model):
@@ -86,6 +101,7 @@ class Conversation(Model):
     peer: User | None = None
     group: Group | None = None
     last_seq: int
+    last_change: int = 0  # the highest message ``version`` in the conversation
     read_seq: int
     peer_read_seq: int = 0
     visible_from_seq: int = 0

@@ -87,3 +87,36 @@ class SendPrivateBody(SendBody):
 
 class ReadBody(Body):
     seq: Seq
+
+
+class EditBody(Body):
+    text: Annotated[str, Field(min_length=1, max_length=20_000)]
+
+
+class ChangesOut(BaseModel):
+    """Messages changed after ``after``, oldest change first; ask again from
+    ``last_change`` while ``has_more``."""
+
+    conversation_id: int
+    messages: list[Message]
+    last_change: int
+    has_more: bool
+
+
+class ReactorOut(BaseModel):
+    emoji: str
+    user_id: int
+    ts: int
+
+
+class ReactorsOut(BaseModel):
+    reactions: list[ReactorOut]
+
+
+class EarlierBodyOut(BaseModel):
+    body: dict[str, Any]
+    replaced_at: int
+
+
+class EditsOut(BaseModel):
+    edits: list[EarlierBodyOut]

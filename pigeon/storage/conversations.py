@@ -23,7 +23,7 @@ def private_key(user_a: int, user_b: int) -> str:
 _FIND_PRIVATE = select(conversations.c.id).where(conversations.c.private_key == bindparam("key"))
 _FIND_CONVERSATION = select(conversations).where(conversations.c.id == bindparam("cid"))
 _FIND_MEMBERSHIP = (
-    select(conversation_members, conversations.c.kind)
+    select(conversation_members, conversations.c.kind, conversations.c.last_change)
     .join(conversations, conversations.c.id == conversation_members.c.conversation_id)
     .where(
         conversation_members.c.conversation_id == bindparam("cid"),
@@ -85,7 +85,7 @@ async def find_conversation(conn: AsyncConnection, conversation_id: int) -> RowM
 async def find_membership(
     conn: AsyncConnection, conversation_id: int, user_id: int
 ) -> RowMapping | None:
-    """The member's row, with the conversation's ``kind``."""
+    """The member's row, with the conversation's ``kind`` and ``last_change``."""
     result = await conn.execute(_FIND_MEMBERSHIP, {"cid": conversation_id, "uid": user_id})
     return result.mappings().first()
 
@@ -192,6 +192,7 @@ async def list_memberships(
             conversations.c.id,
             conversations.c.kind,
             conversations.c.last_seq,
+            conversations.c.last_change,
             conversations.c.last_message_at,
             conversation_members.c.read_seq,
             conversation_members.c.visible_from_seq,

@@ -10,6 +10,7 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from pigeon.common.models import Message
+from pigeon.storage.changes import with_reactions
 from pigeon.storage.handoffs import insert_handoff
 from pigeon.storage.schema import messages
 
@@ -28,6 +29,8 @@ def message_from_row(row: RowMapping) -> Message:
         recalled=recalled,
         mentions=json.loads(row["mentions"]),
         mention_all=bool(row["mention_all"]),
+        edited_at=row["edited_at"],
+        version=row["version"],
     )
 
 
@@ -99,7 +102,8 @@ async def page_after(
     """Messages with seq > ``after``, ascending; and whether more follow."""
     params = {"cid": conversation_id, "after": after, "limit": limit + 1}
     rows = list((await conn.execute(_PAGE_AFTER, params)).mappings())
-    return [message_from_row(r) for r in rows[:limit]], len(rows) > limit
+    page = await with_reactions(conn, [message_from_row(r) for r in rows[:limit]])
+    return page, len(rows) > limit
 
 
 async def page_before(
@@ -117,7 +121,7 @@ async def page_before(
         .limit(limit + 1)
     )
     rows = list((await conn.execute(query)).mappings())
-    page = [message_from_row(r) for r in reversed(rows[:limit])]
+    page = await with_reactions(conn, [message_from_row(r) for r in reversed(rows[:limit])])
     return page, len(rows) > limit
 
 
@@ -127,7 +131,5 @@ async def last_messages(conn: AsyncConnection, pairs: list[tuple[int, int]]) -> 
     if not wanted:
         return {}
     query = select(messages).where(tuple_(messages.c.conversation_id, messages.c.seq).in_(wanted))
-    return {
-        row["conversation_id"]: message_from_row(row)
-        for row in (await conn.execute(query)).mappings()
-    }
+    found = [message_from_row(row) for row in (await conn.execute(query)).mappings()]
+    return {m.conversation_id: m for m in await with_reactions(conn, found)}

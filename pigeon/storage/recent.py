@@ -7,8 +7,10 @@ conversation's seqs have no holes: each is taken by the transaction that stores 
 message), so "everything after seq N" is a slice; the database is still asked for what
 lies beyond the run on every pull, which is where new messages come from.
 
-A message changes after it is stored only by a recall, which is itself a later message:
-when the run takes it in, the original it names is replaced by its recalled form.
+A recall is itself a later message: when the run takes it in, the original it names is
+replaced by its recalled form. Edits and reactions are not messages: they move the
+conversation's ``last_change``, and a run read under another ``last_change`` than the
+caller's is dropped (:meth:`RecentMessages.settle`) and read again.
 """
 
 from __future__ import annotations
@@ -25,6 +27,13 @@ class RecentMessages:
         self.per_conversation = per_conversation
         self.conversations = conversations
         self._runs: OrderedDict[int, list[Message]] = OrderedDict()
+        self._changes: dict[int, int] = {}
+
+    def settle(self, conversation_id: int, last_change: int) -> None:
+        """Drop the run if the conversation's messages changed since it was read."""
+        if self._changes.get(conversation_id, last_change) != last_change:
+            self._runs.pop(conversation_id, None)
+        self._changes[conversation_id] = last_change
 
     def after(self, conversation_id: int, after: int, limit: int) -> list[Message] | None:
         """Held messages with seq > ``after``, at most ``limit``; None if the run does not
@@ -61,10 +70,12 @@ class RecentMessages:
         del run[: max(0, len(run) - self.per_conversation)]
         self._runs.move_to_end(conversation_id)
         while len(self._runs) > self.conversations:
-            self._runs.popitem(last=False)
+            evicted, _ = self._runs.popitem(last=False)
+            self._changes.pop(evicted, None)
 
     def forget(self, conversation_id: int) -> None:
         self._runs.pop(conversation_id, None)
+        self._changes.pop(conversation_id, None)
 
 
 def _consecutive(messages: list[Message]) -> bool:

@@ -78,3 +78,16 @@ def test_runs_are_bounded_per_conversation_and_in_number() -> None:
     assert recent.top(7) == 5
     assert recent.top(8) is None
     assert recent.top(9) == 1
+
+
+def test_a_run_read_before_a_change_is_dropped() -> None:
+    recent = RecentMessages()
+    recent.settle(7, 0)
+    recent.extend(7, [message(s) for s in range(1, 4)])
+    recent.settle(7, 0)
+    assert seqs(recent.after(7, 0, 50)) == [1, 2, 3]
+    recent.settle(7, 1)  # a message was edited or reacted to
+    assert recent.after(7, 0, 50) is None
+    recent.extend(7, [message(s) for s in range(1, 4)])
+    recent.settle(7, 1)
+    assert seqs(recent.after(7, 0, 50)) == [1, 2, 3]

@@ -118,6 +118,13 @@ class MessagesFrame(Model):
     has_more: bool
 
 
+class MessageChangedFrame(Model):
+    """A stored message changed (edited, reacted to): its current state, with ``version``."""
+
+    type: Literal["message_changed"] = "message_changed"
+    message: Message
+
+
 class ReadReceiptFrame(Model):
     type: Literal["read"] = "read"
     conversation_id: int
@@ -176,6 +183,7 @@ ServerFrame = (
     | AckFrame
     | MessageFrame
     | MessagesFrame
+    | MessageChangedFrame
     | ReadReceiptFrame
     | TypingNoticeFrame
     | EventFrame
