@@ -149,7 +149,9 @@ async def fetch_changes(
         rows, more = await store.changed_after(
             conn, conversation_id, after, membership["visible_from_seq"], limit
         )
-        found = await store.with_reactions(conn, [message_store.message_from_row(r) for r in rows])
+        found = await message_store.complete(
+            conn, [message_store.message_from_row(r) for r in rows]
+        )
     reached = found[-1].version if more else max(membership["last_change"], after)
     return ChangesPage(conversation_id, found, reached, more)
 
@@ -236,4 +238,4 @@ async def _record_change(
 
 async def _current(conn: AsyncConnection, row: RowMapping | dict[str, object]) -> Message:
     message = message_store.message_from_row(row)  # type: ignore[arg-type]
-    return (await store.with_reactions(conn, [message]))[0]
+    return (await message_store.complete(conn, [message]))[0]

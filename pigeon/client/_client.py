@@ -385,6 +385,7 @@ class PigeonClient:
         client_msg_id: str | None = None,
         mentions: list[int] | None = None,
         mention_all: bool = False,
+        reply_to: int | None = None,
     ) -> Frame:
         return await self.send(
             "text",
@@ -394,6 +395,7 @@ class PigeonClient:
             client_msg_id=client_msg_id,
             mentions=mentions,
             mention_all=mention_all,
+            reply_to=reply_to,
         )
 
     async def send(
@@ -406,11 +408,13 @@ class PigeonClient:
         client_msg_id: str | None = None,
         mentions: list[int] | None = None,
         mention_all: bool = False,
+        reply_to: int | None = None,
     ) -> Frame:
         """Send and wait for the ack (the message is durable once this returns).
 
         Over the socket when connected, else over HTTP. A lost connection or a timeout is
         retried with the same ``client_msg_id``, so the server stores the message once.
+        ``reply_to``: the id of the message this one answers (same conversation).
         """
         client_msg_id = client_msg_id or uuid.uuid4().hex
         frame: Frame = {
@@ -425,6 +429,8 @@ class PigeonClient:
             frame["conversation_id"] = conversation_id
         else:
             frame["to_user_id"] = to_user_id
+        if reply_to is not None:
+            frame["reply_to"] = reply_to
         self._own_refs.add(client_msg_id)
         if self._runner is None:
             return await self._send_http(frame)

@@ -39,6 +39,18 @@ class Reaction(Model):
     user_ids: list[int]
 
 
+class Quote(Model):
+    """The message a reply answers, as it stands now: a recalled original shows as
+    recalled, an edited one with its latest text."""
+
+    message_id: int
+    seq: int
+    sender_id: int | None
+    kind: MessageKind
+    snippet: str  # the start of a text, a file's name; empty for other kinds
+    recalled: bool = False
+
+
 class Message(Model):
     """One stored message. ``seq`` orders it within its conversation.
 
@@ -57,6 +69,7 @@ class Message(Model):
     recalled: bool = False
     mentions: list[int] = Field(default_factory=list)
     mention_all: bool = False
+    reply_to: Quote | None = None
     edited_at: int | None = None
     reactions: list[Reaction] = Field(default_factory=list)
     version: int = 0

@@ -79,6 +79,7 @@ class SendBody(Body):
     body: dict[str, Any]
     mentions: Annotated[list[Id], Field(max_length=100)] = Field(default_factory=list)
     mention_all: bool = False
+    reply_to: Id | None = None  # the id of the message this one answers
 
 
 class SendPrivateBody(SendBody):

@@ -4,7 +4,7 @@ A change takes the conversation's next ``last_change`` and stamps it on the mess
 ``version``, in the transaction that makes the change; a device that saw changes up to N asks
 for the messages whose version is above N. Reactions live in their own table and are put
 on a message only when its version says it has any, so pages of unchanged messages cost
-no extra query.
+no extra query (:func:`pigeon.storage.messages.complete`).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from pigeon.common.models import Message, Reaction
+from pigeon.common.models import Reaction
 from pigeon.storage.schema import conversations, message_edits, message_reactions, messages
 
 # How many reactors a message carries per emoji; the full list is its own request.
@@ -73,11 +73,6 @@ async def remove_reaction(conn: AsyncConnection, message_id: int, user_id: int, 
     return (await conn.execute(query)).rowcount == 1
 
 
-async def clear_reactions(conn: AsyncConnection, message_id: int) -> None:
-    query = delete(message_reactions).where(message_reactions.c.message_id == message_id)
-    await conn.execute(query)
-
-
 async def emojis_of_user(conn: AsyncConnection, message_id: int, user_id: int) -> set[str]:
     query = select(message_reactions.c.emoji).where(
         message_reactions.c.message_id == message_id, message_reactions.c.user_id == user_id
@@ -105,25 +100,20 @@ async def reactors(
     return [(r.emoji, r.user_id, r.created_at) for r in await conn.execute(query)]
 
 
-async def with_reactions(conn: AsyncConnection, found: list[Message]) -> list[Message]:
-    """The messages with their reactions put on, for those whose version says they changed."""
-    wanted = [m.id for m in found if m.version > 0 and not m.recalled]
-    if not wanted:
-        return found
+async def reactions_of(conn: AsyncConnection, message_ids: list[int]) -> dict[int, list[Reaction]]:
+    """The reactions on each of these messages that has any."""
+    if not message_ids:
+        return {}
+    r = message_reactions.c
     query = (
-        select(
-            message_reactions.c.message_id, message_reactions.c.emoji, message_reactions.c.user_id
-        )
-        .where(message_reactions.c.message_id.in_(wanted))
-        .order_by(message_reactions.c.created_at, message_reactions.c.user_id)
+        select(r.message_id, r.emoji, r.user_id)
+        .where(r.message_id.in_(message_ids))
+        .order_by(r.created_at, r.user_id)
     )
     by_message: dict[int, dict[str, list[int]]] = defaultdict(dict)
     for row in await conn.execute(query):
         by_message[row.message_id].setdefault(row.emoji, []).append(row.user_id)
-    return [
-        m.model_copy(update={"reactions": summarise(by_message[m.id])}) if m.id in by_message else m
-        for m in found
-    ]
+    return {mid: summarise(by_emoji) for mid, by_emoji in by_message.items()}
 
 
 def summarise(by_emoji: dict[str, list[int]]) -> list[Reaction]:

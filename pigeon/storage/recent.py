@@ -8,9 +8,10 @@ message), so "everything after seq N" is a slice; the database is still asked fo
 lies beyond the run on every pull, which is where new messages come from.
 
 A recall is itself a later message: when the run takes it in, the original it names is
-replaced by its recalled form. Edits and reactions are not messages: they move the
-conversation's ``last_change``, and a run read under another ``last_change`` than the
-caller's is dropped (:meth:`RecentMessages.settle`) and read again.
+replaced by its recalled form, and so are the quotes of replies to it. Edits and
+reactions are not messages: they move the conversation's ``last_change``, and a run read
+under another ``last_change`` than the caller's is dropped (:meth:`RecentMessages.settle`)
+and read again.
 """
 
 from __future__ import annotations
@@ -83,9 +84,15 @@ def _consecutive(messages: list[Message]) -> bool:
 
 
 def _apply_recall(run: list[Message], recall: Message) -> None:
-    seq = recall.body.get("seq")
+    """The original shows as recalled, and so do the quotes of the replies to it."""
+    seq, original = recall.body.get("seq"), recall.body.get("message_id")
     if not isinstance(seq, int):
         return
     index = seq - run[0].seq
-    if 0 <= index < len(run) and run[index].id == recall.body.get("message_id"):
+    if 0 <= index < len(run) and run[index].id == original:
         run[index] = run[index].model_copy(update={"body": {}, "recalled": True})
+    for i, message in enumerate(run):
+        quote = message.reply_to
+        if quote is not None and quote.message_id == original and not quote.recalled:
+            gone = quote.model_copy(update={"snippet": "", "recalled": True})
+            run[i] = message.model_copy(update={"reply_to": gone})

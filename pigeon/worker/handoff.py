@@ -21,8 +21,7 @@ from pigeon.common.models import Message
 from pigeon.common.protocol.codec import encode_server_frame
 from pigeon.common.protocol.frames import MessageFrame
 from pigeon.storage import handoffs as store
-from pigeon.storage.changes import with_reactions
-from pigeon.storage.messages import message_from_row
+from pigeon.storage.messages import complete, message_from_row
 from pigeon.worker.base import Worker, worker
 
 
@@ -54,9 +53,8 @@ class HandoffWorker(Worker):
 
     async def _republish(self, rows: list[RowMapping]) -> None:
         found = [message_from_row(row) for row in rows]
-        if any(m.version for m in found):  # changed since stored: with its reactions
-            async with self.ctx.db.read() as conn:
-                found = await with_reactions(conn, found)
+        async with self.ctx.db.read() as conn:  # with its reactions and quote, if any
+            found = await complete(conn, found)
         publications = [_stored(m) for m in found]
         # Straight to the queue: raising here leaves the rows for the next round.
         await self.ctx.publisher.fanout.push(list(publications))

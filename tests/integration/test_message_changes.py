@@ -229,3 +229,62 @@ async def test_changes_are_refused_with_their_codes(make_client: MakeClient) -> 
         403,
         "blocked",
     )
+
+
+async def test_a_reply_quotes_its_original_as_it_stands(make_client: MakeClient) -> None:
+    alice, bob, ack = await pair(make_client)
+    cid, original = ack["conversation_id"], ack["message_id"]
+
+    reply = await bob.send_text("10 is fine", conversation_id=cid, reply_to=original)
+    pushed = await alice.next_message()
+    assert pushed["id"] == reply["message_id"]
+    assert pushed["body"] == {"text": "10 is fine"}
+    assert pushed["reply_to"] == {
+        "message_id": original,
+        "seq": ack["seq"],
+        "sender_id": alice.user_id,
+        "kind": "text",
+        "snippet": "see you at 10",
+        "recalled": False,
+    }
+    # By user id over HTTP too.
+    await bob.request(
+        "POST",
+        "/messages/private",
+        json={
+            "client_msg_id": "r2",
+            "to_user_id": alice.user_id,
+            "body": {"text": "or 11"},
+            "reply_to": original,
+        },
+    )
+    assert (await alice.next_message())["reply_to"]["message_id"] == original
+
+    # The quote follows the original: its latest text, then its recall.
+    await alice.edit(original, "see you at 10:30")
+    page = await bob.request("GET", f"/conversations/{cid}/messages")
+    quoted = {m["id"]: m for m in page["messages"]}[reply["message_id"]]
+    assert quoted["reply_to"]["snippet"] == "see you at 10:30"
+    await alice.request("POST", f"/messages/{original}/recall")
+    page = await bob.request("GET", f"/conversations/{cid}/messages")
+    quoted = {m["id"]: m for m in page["messages"]}[reply["message_id"]]
+    assert quoted["reply_to"]["recalled"]
+    assert quoted["reply_to"]["snippet"] == ""
+    assert quoted["body"] == {"text": "10 is fine"}
+
+
+async def test_a_reply_must_answer_a_message_of_its_conversation(
+    make_client: MakeClient,
+) -> None:
+    alice, bob, ack = await pair(make_client)
+    carol = await make_client()
+    await make_friends(alice, carol)
+    elsewhere = await alice.send_text("hi carol", to_user_id=carol.user_id)
+    cid = ack["conversation_id"]
+    for bad in (elsewhere["message_id"], 999_999_999):
+        with pytest.raises(ApiError) as caught:
+            await bob.send_text("?", conversation_id=cid, reply_to=bad)
+        assert caught.value.code == "invalid_request"  # an error frame: the socket's answer
+    with pytest.raises(ApiError) as caught:
+        await alice.send_text("?", to_user_id=bob.user_id, reply_to=elsewhere["message_id"])
+    assert caught.value.code == "invalid_request"

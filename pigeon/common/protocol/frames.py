@@ -36,6 +36,7 @@ class SendFrame(Model):
     body: dict[str, Any]
     mentions: Annotated[list[PositiveId], Field(max_length=100)] = Field(default_factory=list)
     mention_all: bool = False
+    reply_to: PositiveId | None = None
 
     @model_validator(mode="after")
     def _one_target(self) -> SendFrame:

@@ -74,6 +74,7 @@ async def send(conversation_id: ConversationId, body: SendBody, ctx: Ctx, user_i
         conversation_id=conversation_id,
         mentions=body.mentions,
         mention_all=body.mention_all,
+        reply_to=body.reply_to,
     )
     return await sending.send_message(ctx, user_id, draft)
 
@@ -86,6 +87,7 @@ async def send_private(body: SendPrivateBody, ctx: Ctx, user_id: UserId) -> Ack:
         kind=body.kind,
         body=body.body,
         to_user_id=body.to_user_id,
+        reply_to=body.reply_to,
     )
     return await sending.send_message(ctx, user_id, draft)
 
