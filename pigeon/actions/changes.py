@@ -102,7 +102,7 @@ async def unreact(
     """Take the user's reaction off a message (one that is not there: nothing changes)."""
     emoji = check_emoji(emoji)
     async with ctx.transaction() as (conn, outbox):
-        row, conversation = await _visible(conn, user_id, message_id)
+        row, conversation = await visible_message(conn, user_id, message_id)
         if not await store.remove_reaction(conn, message_id, user_id, emoji):
             return await _current(conn, row)
         return await _record_change(conn, outbox, row, conversation, exclude_connection)
@@ -163,7 +163,7 @@ async def list_reactors(
     if emoji is not None:
         emoji = check_emoji(emoji)
     async with ctx.db.read() as conn:
-        await _visible(conn, user_id, message_id)
+        await visible_message(conn, user_id, message_id)
         found = await store.reactors(conn, message_id, emoji)
     return [Reactor(e, uid, ts) for e, uid, ts in found]
 
@@ -171,7 +171,7 @@ async def list_reactors(
 async def edit_history(ctx: Context, user_id: int, message_id: int) -> list[EarlierBody]:
     """The earlier texts of the caller's own message, oldest first."""
     async with ctx.db.read() as conn:
-        row, _ = await _visible(conn, user_id, message_id)
+        row, _ = await visible_message(conn, user_id, message_id)
         if row["sender_id"] != user_id:
             raise Forbidden("only the sender sees a message's earlier texts")
         return [EarlierBody(body, at) for body, at in await store.edits_of(conn, message_id)]
@@ -184,7 +184,7 @@ def check_emoji(value: str) -> str:
     return value
 
 
-async def _visible(
+async def visible_message(
     conn: AsyncConnection, user_id: int, message_id: int
 ) -> tuple[RowMapping, RowMapping]:
     """The message and its conversation, if the caller may see it; else ``not_found``."""
@@ -203,7 +203,7 @@ async def _changeable(
 ) -> tuple[RowMapping, RowMapping]:
     """A visible message that may take a change from the caller now: not recalled, not a
     tip, and (in a private chat) to a peer who would accept a message from the caller."""
-    row, conversation = await _visible(conn, user_id, message_id)
+    row, conversation = await visible_message(conn, user_id, message_id)
     if row["kind"] in ("system", "recall") or row["recalled_at"] is not None:
         raise NotEditable("this message cannot be changed")
     if conversation["kind"] == "private":

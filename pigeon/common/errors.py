@@ -29,6 +29,7 @@ status, the gateway sends it in an ``error`` frame. The tree::
     │   ├── RequestNotPending (request_not_pending, 409)
     │   ├── GroupFull (group_full, 409)
     │   ├── TooManyReactions (too_many_reactions, 409)
+    │   ├── TooManyPinned (too_many_pinned, 409)
     │   └── ClientMsgIdReused (client_msg_id_reused, 409)
     ├── GroupDissolved (group_dissolved, 410)
     ├── RateLimited (rate_limited, 429)
@@ -151,6 +152,10 @@ class RequestNotPending(Conflict):
 
 class GroupFull(Conflict):
     code, default_message = "group_full", "the group has reached its maximum size"
+
+
+class TooManyPinned(Conflict):
+    code, default_message = "too_many_pinned", "no more can be pinned"
 
 
 class TooManyReactions(Conflict):

@@ -108,6 +108,18 @@ class Group(Model):
     my_role: GroupRole | None = None
 
 
+class ConversationSettings(Model):
+    """A member's own choices for a conversation, the same on all their devices."""
+
+    muted_until: int = 0  # ms; 0: not muted, MUTED_FOREVER: until unmuted
+    count_when_muted: bool = True  # a muted conversation's unread still counts in badges
+    pinned: bool = False  # shown at the top of the list
+    archived: bool = False  # kept out of the main list
+
+
+MUTED_FOREVER = 2**62
+
+
 class Conversation(Model):
     id: int
     kind: ConversationKind
@@ -121,6 +133,7 @@ class Conversation(Model):
     unread: int
     mentioned: bool = False
     last_message: Message | None = None
+    settings: ConversationSettings = Field(default_factory=lambda: ConversationSettings())
 
 
 FriendRequestStatus = Literal["pending", "accepted", "declined", "cancelled"]

@@ -121,3 +121,23 @@ class EarlierBodyOut(BaseModel):
 
 class EditsOut(BaseModel):
     edits: list[EarlierBodyOut]
+
+
+class SettingsBody(Body):
+    """Only the fields given change. ``muted_until``: ms since the epoch (0 unmutes;
+    4611686018427387904, 2**62, mutes until unmuted)."""
+
+    muted_until: Annotated[int, Field(ge=0, le=2**62)] | None = None
+    count_when_muted: bool | None = None
+    pinned: bool | None = None
+    archived: bool | None = None
+
+
+class PinOut(BaseModel):
+    message: Message
+    pinned_by: int | None
+    pinned_at: int
+
+
+class PinsOut(BaseModel):
+    pins: list[PinOut]

@@ -100,6 +100,11 @@ conversation_members = Table(
     Column("read_seq", BigInteger, nullable=False, server_default="0"),
     Column("visible_from_seq", BigInteger, nullable=False, server_default="0"),
     Column("last_mention_seq", BigInteger, nullable=False, server_default="0"),
+    # The member's own settings for the conversation, shared by all their devices.
+    Column("muted_until", BigInteger, nullable=False, server_default="0"),  # 0: not muted
+    Column("count_when_muted", Boolean, nullable=False, server_default="1"),
+    Column("pinned_at", BigInteger, nullable=False, server_default="0"),  # 0: not on top
+    Column("archived", Boolean, nullable=False, server_default="0"),
     Column("joined_at", BigInteger, nullable=False),
     Index("ix_conversation_members_user", "user_id", "conversation_id"),
 )
@@ -144,6 +149,16 @@ message_reactions = Table(
     Column("message_id", ForeignKey("messages.id", ondelete="CASCADE"), primary_key=True),
     Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
     Column("emoji", String(64), primary_key=True),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+# Messages pinned in a conversation (by either side of a private chat, a group's managers).
+message_pins = Table(
+    "message_pins",
+    metadata,
+    Column("conversation_id", ForeignKey("conversations.id", ondelete="CASCADE"), primary_key=True),
+    Column("message_id", ForeignKey("messages.id", ondelete="CASCADE"), primary_key=True),
+    Column("pinned_by", BigInteger, nullable=True),
     Column("created_at", BigInteger, nullable=False),
 )
 

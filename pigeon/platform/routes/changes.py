@@ -1,4 +1,4 @@
-"""Changes to stored messages: edit, react, and the feed of changes a device missed."""
+"""Changes to stored messages: edit, react, pin, and the feed of changes a device missed."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
-from pigeon.actions import changes
+from pigeon.actions import changes, pins
 from pigeon.common.models import Message
 from pigeon.platform.deps import Ctx, UserId
 from pigeon.platform.schemas import (
@@ -15,6 +15,8 @@ from pigeon.platform.schemas import (
     EarlierBodyOut,
     EditBody,
     EditsOut,
+    PinOut,
+    PinsOut,
     ReactorOut,
     ReactorsOut,
 )
@@ -74,3 +76,23 @@ async def changes_after(
     ``last_change`` as the device last saw it)."""
     page = await changes.fetch_changes(ctx, user_id, conversation_id, after=after, limit=limit)
     return ChangesOut(**asdict(page))
+
+
+@router.post("/messages/{message_id}/pin", status_code=201)
+async def pin(message_id: MessageId, ctx: Ctx, user_id: UserId) -> Message:
+    """Pin a message (either side of a private chat; a group's owner and admins); the
+    tip that tells the members."""
+    return await pins.pin_message(ctx, user_id, message_id)
+
+
+@router.delete("/messages/{message_id}/pin")
+async def unpin(message_id: MessageId, ctx: Ctx, user_id: UserId) -> Message:
+    """Unpin a message; the tip that tells the members."""
+    return await pins.unpin_message(ctx, user_id, message_id)
+
+
+@router.get("/conversations/{conversation_id}/pins")
+async def list_pins(conversation_id: ConversationId, ctx: Ctx, user_id: UserId) -> PinsOut:
+    """The conversation's pinned messages you may see, latest pin first."""
+    found = await pins.list_pins(ctx, user_id, conversation_id)
+    return PinsOut(pins=[PinOut(**asdict(p)) for p in found])

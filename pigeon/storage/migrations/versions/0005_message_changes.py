@@ -1,4 +1,5 @@
-"""message changes: edits and reactions, numbered per conversation
+"""message changes (edits, reactions) numbered per conversation; pins; members' own
+conversation settings
 
 Revision ID: 0005
 Revises: 0004
@@ -55,6 +56,33 @@ def upgrade() -> None:
         ),
     )
     op.create_table(
+        "message_pins",
+        sa.Column("conversation_id", sa.BigInteger(), nullable=False),
+        sa.Column("message_id", sa.BigInteger(), nullable=False),
+        sa.Column("pinned_by", sa.BigInteger(), nullable=True),
+        sa.Column("created_at", sa.BigInteger(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["conversation_id"],
+            ["conversations.id"],
+            name=op.f("fk_message_pins_conversation_id_conversations"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["message_id"],
+            ["messages.id"],
+            name=op.f("fk_message_pins_message_id_messages"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("conversation_id", "message_id", name=op.f("pk_message_pins")),
+    )
+    for column in (
+        sa.Column("muted_until", sa.BigInteger(), server_default="0", nullable=False),
+        sa.Column("count_when_muted", sa.Boolean(), server_default="1", nullable=False),
+        sa.Column("pinned_at", sa.BigInteger(), server_default="0", nullable=False),
+        sa.Column("archived", sa.Boolean(), server_default="0", nullable=False),
+    ):
+        op.add_column("conversation_members", column)
+    op.create_table(
         "message_edits",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("message_id", sa.BigInteger(), nullable=False),
@@ -76,6 +104,9 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index(op.f("ix_message_edits_message_id"), table_name="message_edits")
     op.drop_table("message_edits")
+    for column in ("archived", "pinned_at", "count_when_muted", "muted_until"):
+        op.drop_column("conversation_members", column)
+    op.drop_table("message_pins")
     op.drop_table("message_reactions")
     op.drop_index("ix_messages_changes", table_name="messages")
     op.drop_column("messages", "version")
