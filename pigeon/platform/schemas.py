@@ -79,6 +79,7 @@ class SendBody(Body):
     body: dict[str, Any]
     mentions: Annotated[list[Id], Field(max_length=100)] = Field(default_factory=list)
     mention_all: bool = False
+    reply_to: Id | None = None  # the id of the message this one answers
 
 
 class SendPrivateBody(SendBody):
@@ -87,3 +88,56 @@ class SendPrivateBody(SendBody):
 
 class ReadBody(Body):
     seq: Seq
+
+
+class EditBody(Body):
+    text: Annotated[str, Field(min_length=1, max_length=20_000)]
+
+
+class ChangesOut(BaseModel):
+    """Messages changed after ``after``, oldest change first; ask again from
+    ``last_change`` while ``has_more``."""
+
+    conversation_id: int
+    messages: list[Message]
+    last_change: int
+    has_more: bool
+
+
+class ReactorOut(BaseModel):
+    emoji: str
+    user_id: int
+    ts: int
+
+
+class ReactorsOut(BaseModel):
+    reactions: list[ReactorOut]
+
+
+class EarlierBodyOut(BaseModel):
+    body: dict[str, Any]
+    replaced_at: int
+
+
+class EditsOut(BaseModel):
+    edits: list[EarlierBodyOut]
+
+
+class SettingsBody(Body):
+    """Only the fields given change. ``muted_until``: ms since the epoch (0 unmutes;
+    4611686018427387904, 2**62, mutes until unmuted)."""
+
+    muted_until: Annotated[int, Field(ge=0, le=2**62)] | None = None
+    count_when_muted: bool | None = None
+    pinned: bool | None = None
+    archived: bool | None = None
+
+
+class PinOut(BaseModel):
+    message: Message
+    pinned_by: int | None
+    pinned_at: int
+
+
+class PinsOut(BaseModel):
+    pins: list[PinOut]

@@ -36,6 +36,7 @@ class SendFrame(Model):
     body: dict[str, Any]
     mentions: Annotated[list[PositiveId], Field(max_length=100)] = Field(default_factory=list)
     mention_all: bool = False
+    reply_to: PositiveId | None = None
 
     @model_validator(mode="after")
     def _one_target(self) -> SendFrame:
@@ -118,6 +119,13 @@ class MessagesFrame(Model):
     has_more: bool
 
 
+class MessageChangedFrame(Model):
+    """A stored message changed (edited, reacted to): its current state, with ``version``."""
+
+    type: Literal["message_changed"] = "message_changed"
+    message: Message
+
+
 class ReadReceiptFrame(Model):
     type: Literal["read"] = "read"
     conversation_id: int
@@ -176,6 +184,7 @@ ServerFrame = (
     | AckFrame
     | MessageFrame
     | MessagesFrame
+    | MessageChangedFrame
     | ReadReceiptFrame
     | TypingNoticeFrame
     | EventFrame
