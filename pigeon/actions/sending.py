@@ -40,12 +40,13 @@ from pigeon.common.errors import (
     NotMember,
     PigeonError,
 )
-from pigeon.common.models import Ack, Message, Quote
+from pigeon.common.models import Ack, ForwardedFrom, Message, Quote
 from pigeon.storage import conversations as store
 from pigeon.storage import groups as group_store
 from pigeon.storage import handoffs as handoff_store
 from pigeon.storage import messages as message_store
 from pigeon.storage import sending
+from pigeon.storage.users import get_users
 
 log = structlog.get_logger(__name__)
 
@@ -64,6 +65,7 @@ class Draft:
     mentions: list[int] = field(default_factory=list)
     mention_all: bool = False
     reply_to: int | None = None  # the id of a message of the same conversation
+    forwarded_from: ForwardedFrom | None = None  # a copy of another conversation's message
 
 
 async def send_message(
@@ -106,11 +108,13 @@ async def store_message(
     body = validate_body(draft.kind, draft.body, ctx.settings.messaging.max_text_chars)
     if draft.kind in ATTACHMENT_KINDS:
         body = await attachment_body(ctx, draft.kind, body)
+    elif draft.kind == "contact":
+        body = await _contact_card(ctx, body["user_id"])
     if friends_only is None:
         friends_only = ctx.settings.messaging.require_friendship
     quote = await _quote(ctx, sender_id, draft) if draft.reply_to is not None else None
     origin = _Origin(exclude_connection, device)
-    job = _SendJob(sender_id, draft, body, origin, friends_only, quote)
+    job = _SendJob(sender_id, draft, body, origin, friends_only, quote, draft.forwarded_from)
     sent = await _group_commit(ctx).submit(job, key=_lane_key(job))
     return sent.ack, sent.stored
 
@@ -123,13 +127,32 @@ class _SendJob:
     origin: _Origin
     friends_only: bool  # private messages only between friends
     quote: Quote | None = None  # a reply: the message it answers
+    forwarded: ForwardedFrom | None = None
 
     @property
     def stored_body(self) -> dict[str, Any]:
-        """The body as stored: a reply keeps the id of the message it answers."""
-        if self.quote is None:
-            return self.body
-        return {**self.body, "reply_to": self.quote.message_id}
+        """The body as stored: a reply keeps the id of the message it answers, a forwarded
+        message where it came from."""
+        body = dict(self.body)
+        if self.quote is not None:
+            body["reply_to"] = self.quote.message_id
+        if self.forwarded is not None:
+            body["forwarded_from"] = self.forwarded.model_dump()
+        return body
+
+
+async def _contact_card(ctx: Context, user_id: int) -> dict[str, Any]:
+    """A contact card as the server knows the user, not as the sender describes them."""
+    async with ctx.db.read() as conn:
+        user = (await get_users(conn, [user_id])).get(user_id)
+    if user is None:
+        raise NotFound("no such user")
+    return {
+        "user_id": user.id,
+        "username": user.username,
+        "nickname": user.nickname,
+        "avatar_url": user.avatar_url,
+    }
 
 
 async def _quote(ctx: Context, sender_id: int, draft: Draft) -> Quote:
@@ -342,6 +365,7 @@ async def _store_run(
             body=job.body,
             ts=now,
             reply_to=job.quote,
+            forwarded_from=job.forwarded,
         )
         results[i] = _Sent(Ack.of(message), True, None)
         publications.append(_publication(message, plan, job.origin))
@@ -585,6 +609,7 @@ async def _store_common(
         body=job.body,
         ts=now,
         reply_to=job.quote,
+        forwarded_from=job.forwarded,
     )
 
 
@@ -635,6 +660,7 @@ async def _store(conn: AsyncConnection, job: _SendJob, plan: _Plan) -> Message |
         body=job.body,
         ts=now,
         reply_to=job.quote,
+        forwarded_from=job.forwarded,
         mentions=plan.mentions,
         mention_all=plan.mention_all,
     )

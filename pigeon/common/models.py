@@ -11,7 +11,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 DeviceKind = Literal["web", "desktop", "mobile"]
-MessageKind = Literal["text", "image", "file", "voice", "system", "recall"]
+# What clients send; Pigeon itself writes ``system`` tips and ``recall`` messages.
+ClientKind = Literal["text", "image", "file", "voice", "location", "contact"]
+MessageKind = Literal["text", "image", "file", "voice", "location", "contact", "system", "recall"]
 ConversationKind = Literal["private", "group"]
 GroupRole = Literal["owner", "admin", "member"]
 
@@ -47,8 +49,15 @@ class Quote(Model):
     seq: int
     sender_id: int | None
     kind: MessageKind
-    snippet: str  # the start of a text, a file's name; empty for other kinds
+    snippet: str  # the start of a text; a file's name, a place's label, a contact's name
     recalled: bool = False
+
+
+class ForwardedFrom(Model):
+    """Where a forwarded message was first sent: by whom, and when."""
+
+    sender_id: int | None
+    ts: int
 
 
 class Message(Model):
@@ -70,6 +79,7 @@ class Message(Model):
     mentions: list[int] = Field(default_factory=list)
     mention_all: bool = False
     reply_to: Quote | None = None
+    forwarded_from: ForwardedFrom | None = None
     edited_at: int | None = None
     reactions: list[Reaction] = Field(default_factory=list)
     version: int = 0

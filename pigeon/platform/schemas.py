@@ -6,7 +6,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from pigeon.common.models import Conversation, DeviceKind, Message, User
+from pigeon.common.models import Ack, ClientKind, Conversation, DeviceKind, Message, User
+from pigeon.platform.errors import ErrorDetail
 
 # Ids are 64-bit signed integers in the database; anything larger is refused by the schema
 # (422) instead of overflowing in the driver.
@@ -75,7 +76,7 @@ class MessagesOut(BaseModel):
 
 class SendBody(Body):
     client_msg_id: Annotated[str, Field(min_length=1, max_length=64)]
-    kind: Literal["text", "image", "file", "voice"] = "text"
+    kind: ClientKind = "text"
     body: dict[str, Any]
     mentions: Annotated[list[Id], Field(max_length=100)] = Field(default_factory=list)
     mention_all: bool = False
@@ -141,3 +142,19 @@ class PinOut(BaseModel):
 
 class PinsOut(BaseModel):
     pins: list[PinOut]
+
+
+class ForwardBody(Body):
+    client_msg_id: Annotated[str, Field(min_length=1, max_length=24)]
+    message_ids: Annotated[list[Id], Field(min_length=1, max_length=20)]
+    conversation_ids: Annotated[list[Id], Field(min_length=1, max_length=10)]
+
+
+class ForwardedOut(BaseModel):
+    conversation_id: int
+    acks: list[Ack]
+    error: ErrorDetail | None = None
+
+
+class ForwardsOut(BaseModel):
+    results: list[ForwardedOut]

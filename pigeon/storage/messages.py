@@ -10,14 +10,17 @@ from sqlalchemy import Integer, bindparam, select, tuple_, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from pigeon.common.models import Message, Quote
+from pigeon.common.models import ForwardedFrom, Message, Quote
 from pigeon.storage.changes import reactions_of
 from pigeon.storage.handoffs import insert_handoff
 from pigeon.storage.schema import messages
 
 
 def message_from_row(row: RowMapping) -> Message:
+    """The message as stored; a reply's quote is put on by :func:`complete`."""
     recalled = row["recalled_at"] is not None
+    body = {} if recalled else json.loads(row["body"])
+    forwarded = body.pop("forwarded_from", None)
     return Message(
         id=row["id"],
         conversation_id=row["conversation_id"],
@@ -25,8 +28,9 @@ def message_from_row(row: RowMapping) -> Message:
         sender_id=row["sender_id"],
         client_msg_id=row["client_msg_id"],
         kind=row["kind"],
-        body={} if recalled else json.loads(row["body"]),
+        body=body,
         ts=row["created_at"],
+        forwarded_from=ForwardedFrom.model_validate(forwarded) if forwarded else None,
         recalled=recalled,
         mentions=json.loads(row["mentions"]),
         mention_all=bool(row["mention_all"]),
@@ -42,7 +46,8 @@ def quote_of(row: RowMapping) -> Quote:
     """How a reply shows the message it answers."""
     recalled = row["recalled_at"] is not None
     body = {} if recalled else json.loads(row["body"])
-    snippet = body.get("text") or body.get("name") or ""
+    snippet = body.get("text") or body.get("name") or body.get("label") or body.get("nickname")
+    snippet = snippet or ""
     return Quote(
         message_id=row["id"],
         seq=row["seq"],

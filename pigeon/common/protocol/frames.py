@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, model_validator
 
-from pigeon.common.models import DeviceKind, Message, Model, User
+from pigeon.common.models import ClientKind, DeviceKind, Message, Model, User
 
 Ref = Annotated[str, Field(min_length=1, max_length=64)]
 ClientMsgId = Annotated[str, Field(min_length=1, max_length=64)]
@@ -32,7 +32,7 @@ class SendFrame(Model):
     client_msg_id: ClientMsgId
     conversation_id: PositiveId | None = None
     to_user_id: PositiveId | None = None
-    kind: Literal["text", "image", "file", "voice"] = "text"
+    kind: ClientKind = "text"
     body: dict[str, Any]
     mentions: Annotated[list[PositiveId], Field(max_length=100)] = Field(default_factory=list)
     mention_all: bool = False

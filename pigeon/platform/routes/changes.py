@@ -1,4 +1,5 @@
-"""Changes to stored messages: edit, react, pin, and the feed of changes a device missed."""
+"""What one does to stored messages: edit, react, pin, forward; and the feed of changes a
+device missed."""
 
 from __future__ import annotations
 
@@ -7,14 +8,18 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
-from pigeon.actions import changes, pins
+from pigeon.actions import changes, forwarding, pins
 from pigeon.common.models import Message
 from pigeon.platform.deps import Ctx, UserId
+from pigeon.platform.errors import ErrorDetail
 from pigeon.platform.schemas import (
     ChangesOut,
     EarlierBodyOut,
     EditBody,
     EditsOut,
+    ForwardBody,
+    ForwardedOut,
+    ForwardsOut,
     PinOut,
     PinsOut,
     ReactorOut,
@@ -96,3 +101,22 @@ async def list_pins(conversation_id: ConversationId, ctx: Ctx, user_id: UserId) 
     """The conversation's pinned messages you may see, latest pin first."""
     found = await pins.list_pins(ctx, user_id, conversation_id)
     return PinsOut(pins=[PinOut(**asdict(p)) for p in found])
+
+
+@router.post("/messages/forward")
+async def forward(body: ForwardBody, ctx: Ctx, user_id: UserId) -> ForwardsOut:
+    """Send copies of messages you can see to other conversations; per target, the acks
+    or the refusal. Retrying with the same ``client_msg_id`` stores nothing twice."""
+    results = await forwarding.forward_messages(
+        ctx, user_id, body.message_ids, body.conversation_ids, client_msg_id=body.client_msg_id
+    )
+    return ForwardsOut(
+        results=[
+            ForwardedOut(
+                conversation_id=r.conversation_id,
+                acks=r.acks,
+                error=ErrorDetail(code=r.error.code, message=r.error.message) if r.error else None,
+            )
+            for r in results
+        ]
+    )
