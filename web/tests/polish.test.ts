@@ -165,7 +165,8 @@ describe("theme before the first paint", () => {
 
   it("public/theme.js applies the saved choice under the same key as lib/theme.ts", async () => {
     const { readFileSync } = await import("node:fs");
-    const src = readFileSync(new URL("../public/theme.js", import.meta.url), "utf8");
+    const { join } = await import("node:path");
+    const src = readFileSync(join(process.cwd(), "public", "theme.js"), "utf8");
     const run = () => new Function(src)();
     vi.stubGlobal("matchMedia", () => ({ matches: true }));
     run();
