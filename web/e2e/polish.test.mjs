@@ -3,7 +3,7 @@
 // and the theme switch. Real Pigeon, real headless Chromium (with a fake microphone).
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { apiFor, eventually, launchBrowser, newPerson, sessionOf, startServer } from "./harness.mjs";
+import { apiFor, eventually, launchBrowser, newPerson, sessionOf, shot, startServer } from "./harness.mjs";
 
 let server;
 let browser;
@@ -94,6 +94,7 @@ describe("Pigeon polish", () => {
     }
     await page.getByTestId("send").click();
     await page.getByTestId("message-text").filter({ hasText: "Seen with the panel open" }).waitFor();
+    await shot(page, "20-group-panel-docked.png");
     assert.ok(await panel.isVisible(), "sending leaves the panel open");
     await page.getByTestId("group-info").click();
     await panel.waitFor({ state: "hidden" });
@@ -277,6 +278,7 @@ describe("Pigeon polish", () => {
     assert.equal(await html.getAttribute("data-theme"), "dark");
     const bg = () => page.evaluate(() => getComputedStyle(document.body).backgroundColor);
     assert.equal(await bg(), "rgb(15, 20, 28)");
+    await shot(page, "21-theme-dark.png");
 
     // with the app's own script held back, the page is already dark: no light flash first
     await page.route("**/assets/*.js", (route) => route.abort());

@@ -74,7 +74,7 @@ async function tokenRefused(res: Response): Promise<boolean> {
   }
 }
 
-/** Typed client for Pigeon's HTTP API (`/api/v1`), refreshing the access token once on a 401. */
+/** Typed client for Pigeon's HTTP API (`/api/v1`), refreshing the access token once on a 401 `unauthorized`. */
 export class ApiClient {
   readonly tokens: TokenStore;
   private readonly base: string;
