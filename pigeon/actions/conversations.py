@@ -31,6 +31,7 @@ from pigeon.common.models import (
 )
 from pigeon.common.protocol.frames import EventFrame
 from pigeon.storage import conversations as store
+from pigeon.storage import hidden as hidden_store
 from pigeon.storage import messages as message_store
 from pigeon.storage.schema import blocks, friendships
 from pigeon.storage.users import get_users
@@ -176,6 +177,12 @@ async def _describe(
         conn,
         [(r["id"], r["last_seq"]) for r in rows if r["last_seq"] > r["visible_from_seq"]],
     )
+    for row in rows:
+        if row["hidden_change"] and row["id"] in last:
+            shown = await hidden_store.mask_hidden(
+                conn, user_id, row["hidden_change"], [last[row["id"]]]
+            )
+            last[row["id"]] = shown[0]
     threshold = ctx.settings.messaging.hot_group_threshold
     return [_conversation(r, peers, users, groups, last, threshold) for r in rows]
 
@@ -200,6 +207,7 @@ def _conversation(
         ),
         last_seq=row["last_seq"],
         last_change=row["last_change"],
+        hidden_change=row["hidden_change"],
         read_seq=row["read_seq"],
         peer_read_seq=peer_row["read_seq"] if peer_row is not None else 0,
         visible_from_seq=row["visible_from_seq"],

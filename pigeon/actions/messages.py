@@ -28,6 +28,7 @@ from pigeon.common.protocol.frames import ReadReceiptFrame, TypingNoticeFrame
 from pigeon.storage import conversations as store
 from pigeon.storage import friends as friend_store
 from pigeon.storage import groups as group_store
+from pigeon.storage import hidden as hidden_store
 from pigeon.storage import messages as message_store
 from pigeon.storage import pins as pin_store
 
@@ -70,6 +71,7 @@ async def fetch_messages(
             found, more = await message_store.page_before(
                 conn, conversation_id, upper, floor, limit
             )
+        found = await hidden_store.mask_hidden(conn, user_id, membership["hidden_change"], found)
     if before is None and not (after is not None and more):
         # Caught up (the end of a pull, or the newest page): settle a hot-group notice. A
         # pull that the group outran meanwhile answers "more" rather than with a notice.

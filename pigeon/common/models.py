@@ -76,6 +76,7 @@ class Message(Model):
     body: dict[str, Any]
     ts: int
     recalled: bool = False
+    hidden: bool = False  # deleted by this member for themselves: shown to them empty
     mentions: list[int] = Field(default_factory=list)
     mention_all: bool = False
     reply_to: Quote | None = None
@@ -137,6 +138,7 @@ class Conversation(Model):
     group: Group | None = None
     last_seq: int
     last_change: int = 0  # the highest message ``version`` in the conversation
+    hidden_change: int = 0  # how many times this member deleted messages for themselves
     read_seq: int
     peer_read_seq: int = 0
     visible_from_seq: int = 0

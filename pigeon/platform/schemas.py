@@ -158,3 +158,20 @@ class ForwardedOut(BaseModel):
 
 class ForwardsOut(BaseModel):
     results: list[ForwardedOut]
+
+
+class HideBody(Body):
+    message_ids: Annotated[list[Id], Field(min_length=1, max_length=100)]
+
+
+class HiddenChangeOut(BaseModel):
+    hidden_change: int
+
+
+class HiddenOut(BaseModel):
+    """Ids you hid after ``after``; ask again from ``hidden_change`` while ``has_more``."""
+
+    conversation_id: int
+    message_ids: list[int]
+    hidden_change: int
+    has_more: bool

@@ -203,6 +203,7 @@ async def list_memberships(
             conversation_members.c.count_when_muted,
             conversation_members.c.pinned_at,
             conversation_members.c.archived,
+            conversation_members.c.hidden_change,
         )
         .join(
             conversation_members,

@@ -105,6 +105,8 @@ conversation_members = Table(
     Column("count_when_muted", Boolean, nullable=False, server_default="1"),
     Column("pinned_at", BigInteger, nullable=False, server_default="0"),  # 0: not on top
     Column("archived", Boolean, nullable=False, server_default="0"),
+    # Counts the member's "delete for me" actions, so their devices know to catch up.
+    Column("hidden_change", BigInteger, nullable=False, server_default="0"),
     Column("joined_at", BigInteger, nullable=False),
     Index("ix_conversation_members_user", "user_id", "conversation_id"),
 )
@@ -160,6 +162,19 @@ message_pins = Table(
     Column("message_id", ForeignKey("messages.id", ondelete="CASCADE"), primary_key=True),
     Column("pinned_by", BigInteger, nullable=True),
     Column("created_at", BigInteger, nullable=False),
+)
+
+# Messages a member deleted for themselves: shown to them as hidden, to others as before.
+hidden_messages = Table(
+    "hidden_messages",
+    metadata,
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("message_id", ForeignKey("messages.id", ondelete="CASCADE"), primary_key=True),
+    Column("conversation_id", BigInteger, nullable=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("change", BigInteger, nullable=False),  # the member's hidden_change it took
+    Column("created_at", BigInteger, nullable=False),
+    Index("ix_hidden_messages_user", "user_id", "conversation_id", "seq"),
 )
 
 # Earlier bodies of edited messages, shown to their sender only.

@@ -1,5 +1,5 @@
-"""What one does to stored messages: edit, react, pin, forward; and the feed of changes a
-device missed."""
+"""What one does to stored messages: edit, react, pin, forward, delete for me; and the
+feeds of changes a device missed."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
-from pigeon.actions import changes, forwarding, pins
+from pigeon.actions import changes, forwarding, hiding, pins
 from pigeon.common.models import Message
 from pigeon.platform.deps import Ctx, UserId
 from pigeon.platform.errors import ErrorDetail
@@ -20,6 +20,9 @@ from pigeon.platform.schemas import (
     ForwardBody,
     ForwardedOut,
     ForwardsOut,
+    HiddenChangeOut,
+    HiddenOut,
+    HideBody,
     PinOut,
     PinsOut,
     ReactorOut,
@@ -120,3 +123,24 @@ async def forward(body: ForwardBody, ctx: Ctx, user_id: UserId) -> ForwardsOut:
             for r in results
         ]
     )
+
+
+@router.post("/conversations/{conversation_id}/hide")
+async def hide(
+    conversation_id: ConversationId, body: HideBody, ctx: Ctx, user_id: UserId
+) -> HiddenChangeOut:
+    """Delete messages for yourself: hidden on all your devices, unchanged for others."""
+    change = await hiding.hide_messages(ctx, user_id, conversation_id, body.message_ids)
+    return HiddenChangeOut(hidden_change=change)
+
+
+@router.get("/conversations/{conversation_id}/hidden")
+async def hidden(
+    conversation_id: ConversationId,
+    ctx: Ctx,
+    user_id: UserId,
+    after: Annotated[int, Query(ge=0, lt=2**62)] = 0,
+) -> HiddenOut:
+    """The messages you hid after your ``hidden_change`` ``after``, oldest first."""
+    page = await hiding.fetch_hidden(ctx, user_id, conversation_id, after=after)
+    return HiddenOut(**asdict(page))

@@ -1,5 +1,5 @@
 """message changes (edits, reactions) numbered per conversation; pins; members' own
-conversation settings
+conversation settings; messages deleted for oneself
 
 Revision ID: 0005
 Revises: 0004
@@ -80,8 +80,34 @@ def upgrade() -> None:
         sa.Column("count_when_muted", sa.Boolean(), server_default="1", nullable=False),
         sa.Column("pinned_at", sa.BigInteger(), server_default="0", nullable=False),
         sa.Column("archived", sa.Boolean(), server_default="0", nullable=False),
+        sa.Column("hidden_change", sa.BigInteger(), server_default="0", nullable=False),
     ):
         op.add_column("conversation_members", column)
+    op.create_table(
+        "hidden_messages",
+        sa.Column("user_id", sa.BigInteger(), nullable=False),
+        sa.Column("message_id", sa.BigInteger(), nullable=False),
+        sa.Column("conversation_id", sa.BigInteger(), nullable=False),
+        sa.Column("seq", sa.BigInteger(), nullable=False),
+        sa.Column("change", sa.BigInteger(), nullable=False),
+        sa.Column("created_at", sa.BigInteger(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["user_id"],
+            ["users.id"],
+            name=op.f("fk_hidden_messages_user_id_users"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["message_id"],
+            ["messages.id"],
+            name=op.f("fk_hidden_messages_message_id_messages"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("user_id", "message_id", name=op.f("pk_hidden_messages")),
+    )
+    op.create_index(
+        "ix_hidden_messages_user", "hidden_messages", ["user_id", "conversation_id", "seq"]
+    )
     op.create_table(
         "message_edits",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
@@ -104,7 +130,9 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index(op.f("ix_message_edits_message_id"), table_name="message_edits")
     op.drop_table("message_edits")
-    for column in ("archived", "pinned_at", "count_when_muted", "muted_until"):
+    op.drop_index("ix_hidden_messages_user", table_name="hidden_messages")
+    op.drop_table("hidden_messages")
+    for column in ("hidden_change", "archived", "pinned_at", "count_when_muted", "muted_until"):
         op.drop_column("conversation_members", column)
     op.drop_table("message_pins")
     op.drop_table("message_reactions")
