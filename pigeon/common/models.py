@@ -12,6 +12,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 DeviceKind = Literal["web", "desktop", "mobile"]
 MessageKind = Literal["text", "image", "file", "voice", "system", "recall"]
+# The kinds of message that carry an upload: what a conversation's gallery lists.
+MediaKind = Literal["image", "file", "voice"]
+MEDIA_KINDS: tuple[MediaKind, ...] = ("image", "file", "voice")
 ConversationKind = Literal["private", "group"]
 GroupRole = Literal["owner", "admin", "member"]
 
@@ -134,7 +137,7 @@ class Upload(Model):
     """A stored upload. ``url`` is unguessable: whoever has it may fetch the file."""
 
     id: str
-    kind: Literal["image", "file", "voice"]
+    kind: Literal["image", "file", "voice", "avatar"]
     name: str
     mime: str
     size: int

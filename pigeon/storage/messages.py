@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Integer, bindparam, select, tuple_, update
+from sqlalchemy import Integer, bindparam, select, text, tuple_, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from pigeon.common.models import Message
 from pigeon.storage.handoffs import insert_handoff
-from pigeon.storage.schema import messages
+from pigeon.storage.schema import MEDIA_WHERE, messages
 
 
 def message_from_row(row: RowMapping) -> Message:
@@ -131,3 +132,31 @@ async def last_messages(conn: AsyncConnection, pairs: list[tuple[int, int]]) -> 
         row["conversation_id"]: message_from_row(row)
         for row in (await conn.execute(query)).mappings()
     }
+
+
+async def media_page(
+    conn: AsyncConnection,
+    conversation_id: int,
+    kinds: Sequence[str],
+    before: int,
+    floor: int,
+    limit: int,
+) -> tuple[list[Message], bool]:
+    """Messages of ``kinds`` (all carrying uploads) with ``floor`` < seq < ``before`` that
+    were not recalled, newest first; and whether older ones exist. The kinds are matched
+    twice so that both databases see that the partial index ``ix_messages_media`` applies."""
+    query = (
+        select(messages)
+        .where(
+            messages.c.conversation_id == conversation_id,
+            text(MEDIA_WHERE),
+            messages.c.kind.in_(list(kinds)),
+            messages.c.seq < before,
+            messages.c.seq > floor,
+            messages.c.recalled_at.is_(None),
+        )
+        .order_by(messages.c.seq.desc())
+        .limit(limit + 1)
+    )
+    rows = list((await conn.execute(query)).mappings())
+    return [message_from_row(r) for r in rows[:limit]], len(rows) > limit

@@ -19,6 +19,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 
 metadata = MetaData(
@@ -29,6 +30,9 @@ metadata = MetaData(
         "pk": "pk_%(table_name)s",
     }
 )
+
+# Messages whose kind carries an upload (MEDIA_KINDS): what a conversation's gallery lists.
+MEDIA_WHERE = "kind IN ('image', 'file', 'voice')"
 
 # SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL gets a BIGINT identity.
 Id = BigInteger().with_variant(Integer(), "sqlite")
@@ -121,6 +125,14 @@ messages = Table(
     Column("recalled_at", BigInteger, nullable=True),
     UniqueConstraint("conversation_id", "seq", name="uq_messages_conversation_seq"),
     UniqueConstraint("sender_id", "client_msg_id", name="uq_messages_sender_client_msg"),
+    # A conversation's gallery, newest first; partial, so text messages do not pay for it.
+    Index(
+        "ix_messages_media",
+        "conversation_id",
+        "seq",
+        sqlite_where=text(MEDIA_WHERE),
+        postgresql_where=text(MEDIA_WHERE),
+    ),
 )
 
 groups = Table(
