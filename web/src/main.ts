@@ -2,6 +2,7 @@ import { createApp } from "vue";
 import { createPinia } from "pinia";
 import App from "./App.vue";
 import { router } from "./router";
+import "./emoji-font.css";
 import "./styles.css";
 
 const app = createApp(App);
