@@ -121,8 +121,11 @@ describe("Pigeon avatars and galleries", () => {
     await page.getByTestId("crop-save").click();
     await page.getByTestId("avatar-crop").waitFor({ state: "hidden", timeout: 15_000 });
 
-    const me = await (await api(alice))("GET", "/users/me");
-    assert.match(me.avatar_url, /^\/files\/[0-9a-f]{32}$/);
+    const me = await eventually(async () => {
+      const found = await (await api(alice))("GET", "/users/me");
+      assert.match(found.avatar_url, /^\/files\/[0-9a-f]{32}$/);
+      return found;
+    });
     // the server's copy: a 256 px square of the picture's left 300 px (2/3 green, 1/3 red)
     const stored = await coloursAt(page, me.avatar_url, [[30, 128], [150, 128], [240, 128]]);
     assert.deepEqual(stored, { size: [256, 256], colours: ["green", "green", "red"] });
