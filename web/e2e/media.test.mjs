@@ -196,11 +196,27 @@ describe("Pigeon avatars and galleries", () => {
     await page.getByTestId("gallery").waitFor({ state: "hidden" });
   });
 
-  test("a group's gallery opens from the group panel", async () => {
+  test("a group's owner sets its picture from the group panel; its gallery opens there", async () => {
     const group = await (await api(alice))("POST", "/groups", { name: "Hikers", member_ids: [bob.id] });
+    await openChat(alice.page, group.id);
+    await alice.page.getByTestId("group-info").click();
+    await alice.page.getByTestId("group-panel").getByTestId("avatar-file").setInputFiles({ name: "bands.png", mimeType: "image/png", buffer: bands() });
+    await alice.page.getByTestId("crop-save").click();
+    const picture = await eventually(async () => {
+      const found = await (await api(bob))("GET", `/groups/${group.id}`);
+      assert.match(found.avatar_url, /^\/files\/[0-9a-f]{32}$/);
+      return found.avatar_url;
+    });
+    // the default crop is the middle square: red in the middle, green and blue at the edges
+    assert.deepEqual((await coloursAt(alice.page, picture, [[10, 128], [128, 128], [246, 128]])).colours, ["green", "red", "blue"]);
+
     const up = await sendImage(alice, group.id, 128);
     await openChat(bob.page, group.id);
+    await eventually(async () => assert.equal(await bob.page.locator(".chat .bar img").first().getAttribute("src"), `${picture}/thumbnail`));
+    assert.equal(await bob.page.getByTestId("group-panel").count(), 0);
     await bob.page.getByTestId("group-info").click();
+    // a plain member is not offered the picture
+    assert.equal(await bob.page.getByTestId("group-panel").getByTestId("avatar-pick").count(), 0);
     await bob.page.getByTestId("group-gallery").click();
     await eventually(async () => assert.deepEqual(await bob.page.getByTestId("gallery-image").locator("img").evaluateAll((els) => els.map((e) => e.getAttribute("src"))), [up.thumb_url]));
     await bob.page.getByTestId("gallery-close").click();
