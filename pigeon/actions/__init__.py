@@ -12,11 +12,12 @@ accounts.py       register, log in, refresh, log out, change password, profiles
 conversations.py  open a private conversation, list conversations, authorisation
 sending.py        send: checks, the group commit (a batch per transaction), the write
 messages.py       fetch history, mark read, recall, typing
+gallery.py        a conversation's images, files and voice clips, newest first
 tips.py           system tips stored as messages ("Alice joined")
 friends.py        requests, friendships, remarks, blocks
 groups.py         create and manage groups, members, roles, readers
 presence.py       online status settled per user and told to friends
-uploads.py        images, files and voice clips
+uploads.py        images, files, voice clips and avatars
 deliveries.py     the server push API's delivery-result stream
 service.py        the server push API: private, group and system messages, events
 resync.py         what to re-announce after the bus lost pushes

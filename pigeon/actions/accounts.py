@@ -23,6 +23,7 @@ from pigeon.actions.tokens import (
     new_session_id,
     verify_access_token,
 )
+from pigeon.actions.uploads import check_avatar_url
 from pigeon.bus.publication import close_sockets
 from pigeon.common.clock import now_ms
 from pigeon.common.errors import (
@@ -288,6 +289,8 @@ async def update_profile(
     }
     if "nickname" in values and not values["nickname"].strip():
         raise InvalidRequest("the nickname cannot be empty")
+    if avatar_url:
+        await check_avatar_url(ctx, avatar_url)
     if values:
         async with ctx.transaction() as (conn, _):
             await store.update_user(conn, user_id, **values)

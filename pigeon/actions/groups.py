@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from pigeon.actions.context import Context
 from pigeon.actions.conversations import group_from_row, require_member
 from pigeon.actions.tips import display_name, name_list, post_tip
+from pigeon.actions.uploads import check_avatar_url
 from pigeon.bus.publication import Publication, message_stored, to_group, to_users
 from pigeon.common.clock import now_ms
 from pigeon.common.errors import (
@@ -258,6 +259,8 @@ async def update_group(
         raise InvalidRequest(f"the notice is limited to {MAX_NOTICE_CHARS} characters")
     if avatar_url is not None and len(avatar_url) > MAX_AVATAR_CHARS:
         raise InvalidRequest(f"avatar URLs are limited to {MAX_AVATAR_CHARS} characters")
+    if avatar_url:
+        await check_avatar_url(ctx, avatar_url)
     change = Change(by=user_id)
     async with ctx.transaction() as (conn, _):
         group, role = await _load(conn, group_id, user_id)

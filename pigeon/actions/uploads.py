@@ -1,4 +1,5 @@
-"""Uploads: store an image (with its size and a thumbnail), a file or a voice clip."""
+"""Uploads: store an image (with its size and a thumbnail), a file, a voice clip or an
+avatar (cut square and resized: :func:`pigeon.common.media.make_avatar`)."""
 
 from __future__ import annotations
 
@@ -6,19 +7,28 @@ import asyncio
 import hashlib
 import re
 import secrets
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, BinaryIO, Literal
+from typing import Any, BinaryIO, Literal, TypeVar
 
 from pigeon.actions.context import Context
 from pigeon.actions.throttle import take
 from pigeon.common.clock import now_ms
 from pigeon.common.errors import InvalidRequest, NotFound, PayloadTooLarge, Unavailable
-from pigeon.common.media import AUDIO_MIMES, ImageInfo, inspect_image
+from pigeon.common.media import (
+    AUDIO_MIMES,
+    AVATAR_MIME,
+    inspect_image,
+    make_avatar,
+)
 from pigeon.common.models import Upload
 from pigeon.storage import uploads as store
 from pigeon.storage.files import FileStore
 
-UploadKind = Literal["image", "file", "voice"]
+UploadKind = Literal["image", "file", "voice", "avatar"]
+T = TypeVar("T")
+# Kinds that are decoded as pictures and get a thumbnail.
+_PICTURES = ("image", "avatar")
 
 
 def file_store(ctx: Context) -> FileStore:
@@ -33,7 +43,8 @@ async def store_upload(
     content_type: str,
     source: BinaryIO,
 ) -> Upload:
-    """Keep an uploaded file; images are decoded and thumbnailed, or refused."""
+    """Keep an uploaded file; images are decoded and thumbnailed, avatars made square and
+    small, or refused."""
     limits = ctx.settings.uploads
     await take(
         ctx.limiter, f"upload:{owner_id}", limits.rate_per_user, limits.rate_window_s, "uploads"
@@ -46,12 +57,34 @@ async def store_upload(
         size = path.stat().st_size
         if size == 0:
             raise InvalidRequest("the file is empty")
-        if size > limits.max_bytes:
-            raise PayloadTooLarge(f"uploads are limited to {limits.max_bytes} bytes")
+        max_bytes = limits.avatar_max_bytes if kind == "avatar" else limits.max_bytes
+        if size > max_bytes:
+            what = "avatars" if kind == "avatar" else "uploads"
+            raise PayloadTooLarge(f"{what} are limited to {max_bytes} bytes")
         width = height = None
         mime = content_type.split(";")[0].strip().lower() or "application/octet-stream"
-        if kind == "image":
-            info = await _decode(ctx, path)
+        if kind == "avatar":
+            avatar = await _decode(
+                ctx,
+                make_avatar,
+                path,
+                limits.avatar_px,
+                limits.avatar_thumbnail_px,
+                limits.max_decode_bytes,
+            )
+            await asyncio.to_thread(files.save_bytes, upload_id, avatar.thumbnail, thumbnail=True)
+            await asyncio.to_thread(files.save_bytes, upload_id, avatar.image)
+            mime, size, width, height = AVATAR_MIME, len(avatar.image), avatar.size, avatar.size
+            name = f"{Path(name).stem[:200] or 'avatar'}.webp"
+        elif kind == "image":
+            info = await _decode(
+                ctx,
+                inspect_image,
+                path,
+                limits.thumbnail_px,
+                limits.max_decode_bytes,
+                limits.strip_metadata,
+            )
             await asyncio.to_thread(files.save_bytes, upload_id, info.thumbnail, thumbnail=True)
             if info.cleaned is not None:
                 await asyncio.to_thread(files.save_bytes, upload_id, info.cleaned)
@@ -72,7 +105,7 @@ async def store_upload(
                 sha256=digest,
                 width=width,
                 height=height,
-                has_thumbnail=kind == "image",
+                has_thumbnail=kind in _PICTURES,
                 created_at=now_ms(),
             )
     except BaseException:
@@ -81,7 +114,7 @@ async def store_upload(
     return _describe(upload_id, kind, name, mime, size, width, height)
 
 
-async def _decode(ctx: Context, path: Path) -> ImageInfo:
+async def _decode(ctx: Context, decode: Callable[..., T], path: Path, *args: object) -> T:
     """Decode in a thread, at most ``max_concurrent_decodes`` at once in this process: each
     decode may take ``max_decode_bytes``, so together they stay within a known bound."""
     limits = ctx.settings.uploads
@@ -93,14 +126,7 @@ async def _decode(ctx: Context, path: Path) -> ImageInfo:
     except TimeoutError:
         raise Unavailable("the server is busy decoding other images; try again") from None
     try:
-        return await asyncio.to_thread(
-            inspect_image,
-            path,
-            limits.max_image_pixels,
-            limits.thumbnail_px,
-            limits.max_decode_bytes,
-            limits.strip_metadata,
-        )
+        return await asyncio.to_thread(decode, path, limits.max_image_pixels, *args)
     finally:
         slots.release()
 
@@ -148,6 +174,22 @@ async def attachment_body(ctx: Context, kind: str, body: dict[str, Any]) -> dict
     return {**body, **facts}
 
 
+async def check_avatar_url(ctx: Context, url: str) -> None:
+    """An avatar that points into ``/files/`` must name an avatar upload (square, small,
+    without metadata); other URLs (an ``https:`` picture elsewhere) are the client's choice."""
+    if not url.startswith("/files/"):
+        return
+    match = _FILE_URL.fullmatch(url)
+    if match is None:
+        raise InvalidRequest("avatar URLs into /files/ must be /files/<id> of an avatar upload")
+    async with ctx.db.read() as conn:
+        row = await store.find_upload(conn, match.group(1))
+    if row is None:
+        raise InvalidRequest("no such upload")
+    if row["kind"] != "avatar":
+        raise InvalidRequest(f"that upload is a {row['kind']}: upload avatars with kind=avatar")
+
+
 _FILE_URL = re.compile(r"/files/([0-9a-f]{32})")
 
 
@@ -167,7 +209,7 @@ def _describe(
         mime=mime,
         size=size,
         url=f"/files/{upload_id}",
-        thumb_url=f"/files/{upload_id}/thumbnail" if kind == "image" else None,
+        thumb_url=f"/files/{upload_id}/thumbnail" if kind in _PICTURES else None,
         width=width,
         height=height,
     )

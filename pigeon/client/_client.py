@@ -8,7 +8,7 @@ import json
 import random
 import uuid
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Self
 from urllib.parse import quote
 
@@ -146,6 +146,44 @@ class PigeonClient:
         if response.status_code == 204 or not response.content:
             return None
         return response.json()
+
+    async def upload(
+        self, data: bytes, name: str, kind: str = "file", mime: str = "application/octet-stream"
+    ) -> Frame:
+        """Store a file (``image``, ``file``, ``voice`` or ``avatar``) → its upload record;
+        put its ``url`` in a message, or an avatar's in ``avatar_url``."""
+        files = {"file": (name, data, mime)}
+        for attempt in (0, 1):
+            response = await self._http.post(
+                "/uploads", files=files, data={"kind": kind}, headers=self._auth_headers()
+            )
+            if response.status_code == 401 and attempt == 0 and self.refresh_token:
+                await self.refresh()
+                continue
+            break
+        if response.status_code >= 400:
+            raise _api_error(response)
+        result: Frame = response.json()
+        return result
+
+    async def media(
+        self,
+        conversation_id: int,
+        *,
+        kinds: Sequence[str] = (),
+        before: int | None = None,
+        limit: int = 50,
+    ) -> Frame:
+        """A page of the conversation's gallery (images, files, voice clips), newest first:
+        ``{"items": [...], "has_more": ...}``; pass the last item's seq as ``before``."""
+        params: list[tuple[str, str | int]] = [("kind", kind) for kind in kinds]
+        params.append(("limit", limit))
+        if before is not None:
+            params.append(("before", before))
+        result: Frame = await self.request(
+            "GET", f"/conversations/{conversation_id}/media", params=params
+        )
+        return result
 
     def _auth_headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.access_token}"} if self.access_token else {}

@@ -8,6 +8,10 @@ cannot fully decode is not an image.
 
 Originals lose their identifying metadata (:mod:`pigeon.common.metadata`); an EXIF
 orientation is applied to the pixels first, so the picture still shows the right way up.
+
+Avatars are not kept as uploaded: the upright first frame is cut to a centred square and
+re-encoded as WebP at a fixed size and as a thumbnail, so they carry no metadata at all and
+every client gets the same small files.
 """
 
 from __future__ import annotations
@@ -47,6 +51,18 @@ def decoded_bytes(width: int, height: int, mode: str) -> int:
     return width * height * _MODE_BYTES.get(mode, 4)
 
 
+@dataclass(frozen=True)
+class Avatar:
+    """A square avatar and its thumbnail, both WebP."""
+
+    image: bytes
+    thumbnail: bytes
+    size: int
+
+
+AVATAR_MIME = "image/webp"
+
+
 def inspect_image(
     path: Path,
     max_pixels: int,
@@ -59,20 +75,8 @@ def inspect_image(
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as probe:
-                if probe.width * probe.height > max_pixels:
-                    raise InvalidImage(f"images are limited to {max_pixels} pixels")
-                need = decoded_bytes(probe.width, probe.height, probe.mode)
-                if need > max_decode_bytes:
-                    raise ImageTooLarge(
-                        f"decoding this {probe.width}x{probe.height} image would take "
-                        f"{need // MIB} MiB; images may take {max_decode_bytes // MIB} MiB"
-                    )
-                fmt = probe.format or ""
-                probe.verify()
-            mime = IMAGE_MIMES.get(fmt)
-            if mime is None:
-                raise InvalidImage(f"{fmt or 'this'} images are not supported")
+            fmt = _probe(path, max_pixels, max_decode_bytes)
+            mime = IMAGE_MIMES[fmt]
             with Image.open(path) as image:
                 image.load()
                 orientation = image.getexif().get(_ORIENTATION, 1)
@@ -87,6 +91,65 @@ def inspect_image(
         raise InvalidImage(f"not a readable image: {exc}") from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise InvalidImage("the image is too large to decode") from None
+
+
+def make_avatar(
+    path: Path,
+    max_pixels: int,
+    size: int,
+    thumbnail_px: int,
+    max_decode_bytes: int = 128 * MIB,
+) -> Avatar:
+    """A square avatar of at most ``size`` pixels a side (a picture that is not square
+    loses its edges, one smaller than ``size`` is not enlarged) and its thumbnail; raises
+    like :func:`inspect_image`."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            _probe(path, max_pixels, max_decode_bytes)
+            with Image.open(path) as image:
+                image.load()  # the first frame of an animation
+                upright = ImageOps.exif_transpose(image)
+                mode = "RGBA" if upright.mode in ("P", "PA", "LA", "RGBA") else "RGB"
+                frame = upright.convert(mode)
+        side = min(frame.width, frame.height, size)
+        square = ImageOps.fit(frame, (side, side), Image.Resampling.LANCZOS)
+        small = square.resize(
+            (min(side, thumbnail_px),) * 2, Image.Resampling.LANCZOS, reducing_gap=2.0
+        )
+        return Avatar(_webp(square), _webp(small), side)
+    except (InvalidImage, ImageTooLarge):
+        raise
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise InvalidImage(f"not a readable image: {exc}") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise InvalidImage("the image is too large to decode") from None
+
+
+def _probe(path: Path, max_pixels: int, max_decode_bytes: int) -> str:
+    """Refuse what is too large to decode or not a supported format, before decoding it;
+    the image's format (Pillow's name)."""
+    with Image.open(path) as probe:
+        if probe.width * probe.height > max_pixels:
+            raise InvalidImage(f"images are limited to {max_pixels} pixels")
+        need = decoded_bytes(probe.width, probe.height, probe.mode)
+        if need > max_decode_bytes:
+            raise ImageTooLarge(
+                f"decoding this {probe.width}x{probe.height} image would take "
+                f"{need // MIB} MiB; images may take {max_decode_bytes // MIB} MiB"
+            )
+        fmt = probe.format or ""
+        probe.verify()
+    if fmt not in IMAGE_MIMES:
+        raise InvalidImage(f"{fmt or 'this'} images are not supported")
+    return fmt
+
+
+def _webp(image: Image.Image) -> bytes:
+    out = io.BytesIO()
+    image.info = {}  # a fresh file: no EXIF, XMP, ICC or comment of the upload's
+    image.save(out, "WEBP", quality=85, method=4)
+    return out.getvalue()
 
 
 def _clean(path: Path, fmt: str, image: Image.Image, upright: Image.Image) -> bytes | None:

@@ -14,6 +14,9 @@ DeviceKind = Literal["web", "desktop", "mobile"]
 # What clients send; Pigeon itself writes ``system`` tips and ``recall`` messages.
 ClientKind = Literal["text", "image", "file", "voice", "location", "contact"]
 MessageKind = Literal["text", "image", "file", "voice", "location", "contact", "system", "recall"]
+# The kinds of message that carry an upload: what a conversation's gallery lists.
+MediaKind = Literal["image", "file", "voice"]
+MEDIA_KINDS: tuple[MediaKind, ...] = ("image", "file", "voice")
 ConversationKind = Literal["private", "group"]
 GroupRole = Literal["owner", "admin", "member"]
 
@@ -188,7 +191,7 @@ class Upload(Model):
     """A stored upload. ``url`` is unguessable: whoever has it may fetch the file."""
 
     id: str
-    kind: Literal["image", "file", "voice"]
+    kind: Literal["image", "file", "voice", "avatar"]
     name: str
     mime: str
     size: int

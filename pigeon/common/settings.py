@@ -176,6 +176,11 @@ class UploadSettings(BaseModel):
     max_concurrent_decodes: int = Field(default=2, ge=1)
     decode_wait_s: float = 10.0
     thumbnail_px: int = 320
+    # Avatars (kind "avatar"): at most this many bytes as uploaded, stored as a square of
+    # ``avatar_px`` and a thumbnail of ``avatar_thumbnail_px``.
+    avatar_max_bytes: int = 10 * 1024 * 1024
+    avatar_px: int = Field(default=256, ge=16, le=1024)
+    avatar_thumbnail_px: int = Field(default=96, ge=16, le=1024)
     # Remove EXIF (GPS position, camera serial), XMP, IPTC and comments from originals.
     strip_metadata: bool = True
     # Uploads one user may make per ``rate_window_s`` (0: no limit).

@@ -74,6 +74,15 @@ class MessagesOut(BaseModel):
     has_more: bool
 
 
+class MediaOut(BaseModel):
+    """Attachment messages, newest first; ``has_more``: ask again with ``before`` set to
+    the last item's seq."""
+
+    conversation_id: int
+    items: list[Message]
+    has_more: bool
+
+
 class SendBody(Body):
     client_msg_id: Annotated[str, Field(min_length=1, max_length=64)]
     kind: ClientKind = "text"

@@ -4,16 +4,17 @@ message carries from outside its row (its reactions, the message it replies to).
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Integer, bindparam, select, tuple_, update
+from sqlalchemy import Integer, bindparam, select, text, tuple_, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from pigeon.common.models import ForwardedFrom, Message, Quote
 from pigeon.storage.changes import reactions_of
 from pigeon.storage.handoffs import insert_handoff
-from pigeon.storage.schema import messages
+from pigeon.storage.schema import MEDIA_WHERE, messages
 
 
 def message_from_row(row: RowMapping) -> Message:
@@ -182,3 +183,32 @@ async def last_messages(conn: AsyncConnection, pairs: list[tuple[int, int]]) -> 
     query = select(messages).where(tuple_(messages.c.conversation_id, messages.c.seq).in_(wanted))
     found = [message_from_row(row) for row in (await conn.execute(query)).mappings()]
     return {m.conversation_id: m for m in await complete(conn, found)}
+
+
+async def media_page(
+    conn: AsyncConnection,
+    conversation_id: int,
+    kinds: Sequence[str],
+    before: int,
+    floor: int,
+    limit: int,
+) -> tuple[list[Message], bool]:
+    """Messages of ``kinds`` (all carrying uploads) with ``floor`` < seq < ``before`` that
+    were not recalled, newest first; and whether older ones exist. The kinds are matched
+    twice so that both databases see that the partial index ``ix_messages_media`` applies."""
+    query = (
+        select(messages)
+        .where(
+            messages.c.conversation_id == conversation_id,
+            text(MEDIA_WHERE),
+            messages.c.kind.in_(list(kinds)),
+            messages.c.seq < before,
+            messages.c.seq > floor,
+            messages.c.recalled_at.is_(None),
+        )
+        .order_by(messages.c.seq.desc())
+        .limit(limit + 1)
+    )
+    rows = list((await conn.execute(query)).mappings())
+    page = await complete(conn, [message_from_row(r) for r in rows[:limit]])
+    return page, len(rows) > limit

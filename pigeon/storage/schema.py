@@ -31,6 +31,9 @@ metadata = MetaData(
     }
 )
 
+# Messages whose kind carries an upload (MEDIA_KINDS): what a conversation's gallery lists.
+MEDIA_WHERE = "kind IN ('image', 'file', 'voice')"
+
 # SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL gets a BIGINT identity.
 Id = BigInteger().with_variant(Integer(), "sqlite")
 
@@ -135,6 +138,14 @@ messages = Table(
     Column("version", BigInteger, nullable=False, server_default="0"),
     UniqueConstraint("conversation_id", "seq", name="uq_messages_conversation_seq"),
     UniqueConstraint("sender_id", "client_msg_id", name="uq_messages_sender_client_msg"),
+    # A conversation's gallery, newest first; partial, so text messages do not pay for it.
+    Index(
+        "ix_messages_media",
+        "conversation_id",
+        "seq",
+        sqlite_where=text(MEDIA_WHERE),
+        postgresql_where=text(MEDIA_WHERE),
+    ),
     Index(
         "ix_messages_changes",
         "conversation_id",

@@ -101,7 +101,7 @@ def test_decoding_is_refused_past_the_memory_budget(tmp_path: Path) -> None:
     assert "5 MiB" in caught.value.message
 
 
-async def test_decodes_run_a_few_at_a_time(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_decodes_run_a_few_at_a_time(tmp_path: Path) -> None:
     running = peak = 0
     lock = threading.Lock()
 
@@ -115,14 +115,13 @@ async def test_decodes_run_a_few_at_a_time(tmp_path: Path, monkeypatch: pytest.M
             running -= 1
         return ImageInfo("image/png", 1, 1, b"")
 
-    monkeypatch.setattr(uploads, "inspect_image", slow_inspect)
     settings = SimpleNamespace(uploads=UploadSettings(max_concurrent_decodes=2, decode_wait_s=5))
     ctx = cast(Context, SimpleNamespace(settings=settings, decode_slots=None))
-    await asyncio.gather(*(uploads._decode(ctx, tmp_path) for _ in range(6)))
+    await asyncio.gather(*(uploads._decode(ctx, slow_inspect, tmp_path) for _ in range(6)))
     assert peak == 2
 
     settings.uploads.decode_wait_s = 0.01
     results = await asyncio.gather(
-        *(uploads._decode(ctx, tmp_path) for _ in range(4)), return_exceptions=True
+        *(uploads._decode(ctx, slow_inspect, tmp_path) for _ in range(4)), return_exceptions=True
     )
     assert any(isinstance(r, Unavailable) for r in results)

@@ -91,8 +91,9 @@ export async function startServer() {
   };
 }
 
-export async function launchBrowser(extraArgs = []) {
+export async function launchBrowser(extraArgs = [], options = {}) {
   return chromium.launch({
+    ...options,
     executablePath: process.env.CHROMIUM_PATH || "/usr/bin/chromium",
     args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync", ...extraArgs],
   });

@@ -7,11 +7,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response, status
 
-from pigeon.actions import conversations, messages, sending
-from pigeon.common.models import Ack, Conversation
+from pigeon.actions import conversations, gallery, messages, sending
+from pigeon.common.models import MEDIA_KINDS, Ack, Conversation, MediaKind
 from pigeon.platform.deps import Ctx, Device, UserId
 from pigeon.platform.schemas import (
     ConversationsOut,
+    MediaOut,
     MessagesOut,
     OpenPrivateBody,
     ReadBody,
@@ -64,6 +65,24 @@ async def history(
     # Encoded once, straight from the models: a hot group's members pull every message,
     # and re-validating each page through the response model cost more than reading it.
     return Response(out.model_dump_json(), media_type="application/json")
+
+
+@router.get("/conversations/{conversation_id}/media")
+async def media(
+    conversation_id: ConversationId,
+    ctx: Ctx,
+    user_id: UserId,
+    kind: Annotated[list[MediaKind] | None, Query()] = None,
+    before: SeqQuery = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> MediaOut:
+    """The conversation's images, files and voice clips, newest first (``kind`` may be
+    repeated to choose; all three by default). Page back with ``before``: only what the
+    caller may see of the history, nothing recalled."""
+    page = await gallery.list_media(
+        ctx, user_id, conversation_id, kinds=kind or MEDIA_KINDS, before=before, limit=limit
+    )
+    return MediaOut(conversation_id=page.conversation_id, items=page.items, has_more=page.has_more)
 
 
 @router.post("/conversations/{conversation_id}/messages", status_code=status.HTTP_201_CREATED)

@@ -25,12 +25,15 @@ async def upload(
     ctx: Ctx,
     user_id: UserId,
     file: Annotated[UploadFile, File(description="the file's bytes")],
-    kind: Annotated[Literal["image", "file", "voice"], Form()] = "file",
+    kind: Annotated[Literal["image", "file", "voice", "avatar"], Form()] = "file",
 ) -> Upload:
     """Store a file; send it by putting the returned ``url`` in an image/file/voice message.
 
     Images are decoded (PNG, JPEG, GIF, WebP) and get ``width``, ``height`` and a
     ``thumb_url``; anything that does not decode is refused with ``invalid_image``.
+    An ``avatar`` is cut to a centred square, stored as WebP of at most 256 px (and a
+    96 px ``thumb_url``) without metadata; point ``avatar_url`` of your profile or a
+    group at its ``url``.
     """
     return await uploads.store_upload(
         ctx,

@@ -1,7 +1,7 @@
 import { ApiError } from "./errors";
 import type { TokenStore } from "./tokens";
 import type {
-  Ack, Conversation, Device, Friend, FriendRequest, Group, GroupMember, Message, MessagePage,
+  Ack, Conversation, Device, Friend, FriendRequest, Group, GroupMember, MediaKind, MediaPage, Message, MessagePage,
   PresenceInfo, Readers, Tokens, Upload, UploadKind, User,
 } from "./types";
 
@@ -49,7 +49,8 @@ export interface ApiClientOptions {
 
 interface RequestOptions {
   auth?: boolean;
-  query?: Record<string, string | number | undefined | null>;
+  /** Query parameters; an array repeats the name (`kind=image&kind=file`). */
+  query?: Record<string, string | number | readonly string[] | undefined | null>;
   signal?: AbortSignal;
 }
 
@@ -115,7 +116,10 @@ export class ApiClient {
     let url = this.base + path;
     if (opts.query) {
       const q = new URLSearchParams();
-      for (const [k, v] of Object.entries(opts.query)) if (v !== undefined && v !== null) q.set(k, String(v));
+      for (const [k, v] of Object.entries(opts.query)) {
+        if (Array.isArray(v)) for (const item of v) q.append(k, item);
+        else if (v !== undefined && v !== null) q.set(k, String(v));
+      }
       const s = q.toString();
       if (s) url += "?" + s;
     }
@@ -260,6 +264,10 @@ export class ApiClient {
     }
     if (res.status === 0) throw ApiError.network(new Error("the upload did not finish"));
     return this.parseText<Upload>(res.status, res.status >= 200 && res.status < 300, res.text);
+  }
+  /** A page of the conversation's gallery, newest first; `before` is the oldest seq held. */
+  media(id: number, kinds: MediaKind[], before?: number, limit = 60) {
+    return this.request<MediaPage>("GET", `/conversations/${id}/media`, undefined, { query: { kind: kinds, limit, before } });
   }
   markRead(id: number, seq: number) { return this.request<void>("POST", `/conversations/${id}/read`, { seq }); }
   recall(messageId: number) { return this.request<void>("POST", `/messages/${messageId}/recall`); }

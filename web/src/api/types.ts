@@ -41,7 +41,9 @@ export interface GroupMember {
 export type MessageKind = "text" | "image" | "file" | "voice" | "system" | "recall";
 
 export interface TextBody { text: string }
-export type UploadKind = "image" | "file" | "voice";
+export type UploadKind = "image" | "file" | "voice" | "avatar";
+/** Message kinds that carry an upload: what a conversation's gallery lists. */
+export type MediaKind = "image" | "file" | "voice";
 
 /** The answer to `POST /uploads`. */
 export interface Upload {
@@ -99,6 +101,13 @@ export interface Ack {
 
 export interface MessagePage {
   messages: Message[];
+  has_more: boolean;
+}
+
+/** `GET /conversations/{id}/media`: attachment messages, newest first. */
+export interface MediaPage {
+  conversation_id: number;
+  items: Message[];
   has_more: boolean;
 }
 
