@@ -45,11 +45,14 @@ describe("unread divider placement", () => {
     expect(kinds(new RowBuilder().build(items, [], opts(6)))).not.toContain("u");
   });
 
-  it("stays where it was while new messages arrive", () => {
+  it("stays where it was, with the same count, while new messages arrive", () => {
     const b = new RowBuilder();
     b.build(items, [], opts(2));
     const rows = b.build([...items, msg(5, 7, 2), msg(5, 8, 2)], [], opts(2));
-    expect(kinds(rows).indexOf("u5")).toBe(3);
+    expect(kinds(rows).indexOf("u3")).toBe(3);
+    // and after a full rebuild (older history loaded above)
+    const again = b.build([msg(5, 0, 2, "", { id: 1 }), ...items, msg(5, 7, 2), msg(5, 8, 2)], [], opts(2));
+    expect(kinds(again)).toContain("u3");
   });
 });
 
@@ -62,11 +65,23 @@ describe("rows", () => {
     expect(second[1]).toBe(first[1]);
     expect(second[2]).toBe(first[2]);
     expect(second).toHaveLength(4);
-    // a replaced message object (a recall) gives a new row
-    const third = b.build([items[0], { ...items[1], recalled: true, body: {} }, second[3].t === "msg" ? second[3].m : items[0]], [], opts(null));
+    // a recall replaces the message object (and comes with the recall message): a new row
+    const m3 = second[3].t === "msg" ? second[3].m : items[0];
+    const recall = msg(5, 4, 2, "", { kind: "recall", body: { message_id: items[1].id, seq: 2, by: 2 } });
+    const third = b.build([items[0], { ...items[1], recalled: true, body: {} }, m3, recall], [], opts(null));
     expect(third[1]).toBe(first[1]);
     expect(third[2]).not.toBe(second[2]);
     expect(third[2].t).toBe("tip");
+    expect(third).toHaveLength(4);
+  });
+
+  it("builds the same rows one message at a time as all at once", () => {
+    const all = Array.from({ length: 60 }, (_, i) => msg(5, i + 1, i % 3 === 0 ? ME : 2, "x", { ts: 1_700_000_000_000 + i * 3_600_000 }));
+    const b = new RowBuilder();
+    let rows: Row[] = [];
+    for (let n = 1; n <= all.length; n++) rows = b.build(all.slice(0, n), [], opts(null));
+    expect(rows).toEqual(new RowBuilder().build(all, [], opts(null)));
+    expect(kinds(rows).filter((k) => k === "day").length).toBeGreaterThan(1);
   });
 
   it("starts with the beginning of the conversation once it is loaded, and ends with my pending messages", () => {
