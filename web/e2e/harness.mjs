@@ -12,7 +12,8 @@ import { chromium } from "playwright-core";
 const here = dirname(fileURLToPath(import.meta.url));
 export const WEB_DIR = resolve(here, "..");
 export const REPO_ROOT = resolve(WEB_DIR, "..");
-export const DIST = join(WEB_DIR, "dist");
+/** The built client to serve; PIGEON_WEB_DIST points elsewhere (e.g. an older build to compare). */
+export const DIST = process.env.PIGEON_WEB_DIST ? resolve(process.env.PIGEON_WEB_DIST) : join(WEB_DIR, "dist");
 export const SHOTS = join(here, "screenshots");
 mkdirSync(SHOTS, { recursive: true });
 

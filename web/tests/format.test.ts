@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { avatarColor, dayKey, initials, preview, shortTime } from "../src/lib/format";
 import { msg } from "./fakes";
 
@@ -31,5 +31,32 @@ describe("format helpers", () => {
     expect(shortTime(now - 86_400_000, now)).toBe("Yesterday");
     expect(shortTime(now - 60_000, now)).toMatch(/\d/);
     expect(dayKey(now)).toBe(dayKey(now + 60_000));
+  });
+});
+
+describe("time formatters", () => {
+  it("builds each Intl formatter once, however many messages are formatted", async () => {
+    vi.resetModules();
+    const Real = Intl.DateTimeFormat;
+    let built = 0;
+    const counting = function (...args: ConstructorParameters<typeof Intl.DateTimeFormat>) {
+      built++;
+      return new Real(...args);
+    };
+    Intl.DateTimeFormat = counting as unknown as typeof Intl.DateTimeFormat;
+    try {
+      const f = await import("../src/lib/format");
+      const now = new Date(2026, 0, 15, 12, 0).getTime();
+      for (let i = 0; i < 500; i++) {
+        f.clockTime(now - i * 60_000);
+        f.dayLabel(now - i * 86_400_000, now);
+        f.shortTime(now - i * 3_600_000, now);
+      }
+      expect(f.clockTime(now)).toBe(new Real(undefined, { hour: "2-digit", minute: "2-digit" }).format(now));
+    } finally {
+      Intl.DateTimeFormat = Real;
+    }
+    expect(built).toBeGreaterThan(0);
+    expect(built).toBeLessThanOrEqual(4);
   });
 });

@@ -26,20 +26,38 @@ function sameDay(a: Date, b: Date): boolean {
   return a.getFullYear() === b.getFullYear() && a.getMonth() === b.getMonth() && a.getDate() === b.getDate();
 }
 
+/**
+ * Intl formatters are expensive to build (a locale lookup each time) and cheap to use, and a
+ * long chat formats thousands of times: build each one once and keep it.
+ */
+const formatters = new Map<string, Intl.DateTimeFormat>();
+function formatter(name: string, options: Intl.DateTimeFormatOptions): Intl.DateTimeFormat {
+  let f = formatters.get(name);
+  if (!f) {
+    f = new Intl.DateTimeFormat(undefined, options);
+    formatters.set(name, f);
+  }
+  return f;
+}
+const clock = () => formatter("clock", { hour: "2-digit", minute: "2-digit" });
+const weekday = () => formatter("weekday", { weekday: "short" });
+const shortDate = () => formatter("date", {});
+const longDate = () => formatter("day", { weekday: "long", year: "numeric", month: "long", day: "numeric" });
+
 /** Short time for the conversation list: "14:05", "Yesterday", "Mon", "12/03/2025". */
 export function shortTime(ts: number, now = Date.now()): string {
   if (!ts) return "";
   const d = new Date(ts);
   const n = new Date(now);
-  if (sameDay(d, n)) return d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+  if (sameDay(d, n)) return clock().format(d);
   const y = new Date(now - 86_400_000);
   if (sameDay(d, y)) return "Yesterday";
-  if (now - ts < 6 * 86_400_000) return d.toLocaleDateString([], { weekday: "short" });
-  return d.toLocaleDateString();
+  if (now - ts < 6 * 86_400_000) return weekday().format(d);
+  return shortDate().format(d);
 }
 
 export function clockTime(ts: number): string {
-  return new Date(ts).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+  return clock().format(ts);
 }
 
 export function dayLabel(ts: number, now = Date.now()): string {
@@ -47,7 +65,7 @@ export function dayLabel(ts: number, now = Date.now()): string {
   const n = new Date(now);
   if (sameDay(d, n)) return "Today";
   if (sameDay(d, new Date(now - 86_400_000))) return "Yesterday";
-  return d.toLocaleDateString([], { weekday: "long", year: "numeric", month: "long", day: "numeric" });
+  return longDate().format(d);
 }
 
 export function dayKey(ts: number): string {

@@ -1,5 +1,5 @@
 import { defineStore } from "pinia";
-import { markRaw, ref } from "vue";
+import { markRaw, ref, shallowReactive } from "vue";
 import { ApiError, friendlyCode, friendlyError } from "../api/errors";
 import type { Ack, Message, MessagePage, Upload, UploadKind } from "../api/types";
 import { bodyFor, isPermanentUploadError, refuseUpload } from "../lib/attachments";
@@ -12,6 +12,11 @@ import { useConversationsStore } from "./conversations";
 import { useUiStore } from "./ui";
 
 export interface Window {
+  /**
+   * Ordered by seq. A shallowReactive array: adding a message is one change, and the messages
+   * themselves are plain objects (no deep proxies for thousands of them). A message that changes
+   * (a recall) is replaced by a new object, never edited in place.
+   */
   items: Message[];
   /** Highest seq loaded with nothing missing below it (down to items[0]). */
   tail: number;
@@ -111,11 +116,16 @@ export const useMessagesStore = defineStore("messages", () => {
   function applyRecall(w: Window | undefined, m: Message) {
     if (m.kind !== "recall" || !w) return;
     const b = m.body as { message_id?: number; seq?: number };
-    const target = w.items.find((x) => x.id === b.message_id || (b.seq !== undefined && x.seq === b.seq));
-    if (target) {
-      target.recalled = true;
-      target.body = {};
-    }
+    const i = w.items.findIndex((x) => x.id === b.message_id || (b.seq !== undefined && x.seq === b.seq));
+    if (i >= 0 && !w.items[i].recalled) w.items[i] = { ...w.items[i], recalled: true, body: {} };
+  }
+
+  /** `items` and `more` merged by seq without duplicates, as a new reactive array. */
+  function merged(items: readonly Message[], more: readonly Message[]): Message[] {
+    const bySeq = new Map<number, Message>();
+    for (const m of more) bySeq.set(m.seq, m);
+    for (const m of items) bySeq.set(m.seq, m);
+    return shallowReactive([...bySeq.values()].sort((a, b) => a.seq - b.seq));
   }
 
   function dropOutgoing(cid: number, clientMsgId: string | null) {
@@ -192,13 +202,11 @@ export const useMessagesStore = defineStore("messages", () => {
   function onNewMessage(fn: ((m: Message, seen: boolean) => void) | null) { newMessageHook = fn; }
 
   function setPage(cid: number, page: MessagePage) {
-    const items = [...page.messages].sort((a, b) => a.seq - b.seq);
-    const w: Window = { items: [], tail: 0, hasOlder: page.has_more, loadingOlder: false };
-    for (const m of items) insert(w, m);
-    for (const m of items) applyRecall(w, m);
-    w.tail = items.length ? items[items.length - 1].seq : 0;
+    const w: Window = { items: merged([], page.messages), tail: 0, hasOlder: page.has_more, loadingOlder: false };
+    for (const m of w.items) applyRecall(w, m);
+    w.tail = w.items.length ? w.items[w.items.length - 1].seq : 0;
     windows.value[cid] = w;
-    for (const m of items) dropOutgoing(cid, m.client_msg_id);
+    for (const m of page.messages) dropOutgoing(cid, m.client_msg_id);
   }
 
   // ---- loading -------------------------------------------------------------
@@ -214,23 +222,34 @@ export const useMessagesStore = defineStore("messages", () => {
     if (sync && c && c.last_seq > (windows.value[cid]?.tail ?? 0)) await sync.pull(cid, c.last_seq);
   }
 
-  async function loadOlder(cid: number): Promise<number> {
+  async function loadOlder(cid: number, limit = 50): Promise<number> {
     const w = windows.value[cid];
     if (!w || !w.hasOlder || w.loadingOlder) return 0;
     const first = w.items[0]?.seq;
     if (first === undefined || first <= 1) { w.hasOlder = false; return 0; }
     w.loadingOlder = true;
     try {
-      const page = await api().messagesBefore(cid, first, 50);
-      let added = 0;
-      for (const m of page.messages) if (insert(w, m)) added++;
-      for (const m of page.messages) applyRecall(w, m);
+      const page = await api().messagesBefore(cid, first, limit);
+      const before = w.items.length;
+      w.items = merged(w.items, page.messages);
       // recalls that are already loaded may target the older messages
       for (const m of w.items) if (m.kind === "recall") applyRecall(w, m);
       w.hasOlder = page.has_more && page.messages.length > 0;
-      return added;
+      return w.items.length - before;
     } finally {
       w.loadingOlder = false;
+    }
+  }
+
+  /**
+   * Load older pages until `seq` is in the window (to open a chat at its first unread message),
+   * but no more than `max` messages in all.
+   */
+  async function loadBackTo(cid: number, seq: number, max = 2000): Promise<void> {
+    for (;;) {
+      const w = windows.value[cid];
+      if (!w || !w.hasOlder || !w.items.length || w.items[0].seq <= seq || w.items.length >= max) return;
+      if (!(await loadOlder(cid, 200))) return;
     }
   }
 
@@ -483,7 +502,7 @@ export const useMessagesStore = defineStore("messages", () => {
   }
 
   return {
-    windows, outbox, typing, readCounts, sink, win, isLoaded, open, loadOlder, setPage, send, sendText, sendFile, retry, discard, recall,
+    windows, outbox, typing, readCounts, sink, win, isLoaded, open, loadOlder, loadBackTo, setPage, send, sendText, sendFile, retry, discard, recall,
     markRead, loadReadCounts, refreshOwnCounts, noteGroupRead, noteTyping, clearTyping, typers, iAmTyping, onNewMessage,
     failAllSending, forget, reset,
   };
