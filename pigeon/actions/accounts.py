@@ -261,6 +261,22 @@ async def get_user(ctx: Context, user_id: int) -> User:
     return found[user_id]
 
 
+MAX_LOOKUP_IDS = 100
+
+
+async def get_users(ctx: Context, user_ids: list[int]) -> list[User]:
+    """Public profiles of these users, in the order asked; unknown ids are left out.
+
+    Clients use it to name people they meet in groups but are not friends with.
+    """
+    wanted = list(dict.fromkeys(user_ids))
+    if not wanted or len(wanted) > MAX_LOOKUP_IDS:
+        raise InvalidRequest(f"ask for 1 to {MAX_LOOKUP_IDS} user ids")
+    async with ctx.db.read() as conn:
+        found = await store.get_users(conn, wanted)
+    return [found[uid] for uid in wanted if uid in found]
+
+
 async def search_users(ctx: Context, text: str, limit: int = 20) -> list[User]:
     text = text.strip()
     if not text:

@@ -10,6 +10,11 @@ grows with the number of changes, never with users x friends per heartbeat.
 
 A gateway that dies leaves entries that a worker sweeps (``pigeon.worker.janitor``); their
 users are marked dirty and settled like any disconnect.
+
+When a settle finds a user with no device left, the time is kept in the database
+(``users.last_seen_at``) in the same step, so "last seen" survives restarts and Redis
+losing its data, costs one write per going-offline (not per heartbeat), and is shown only
+where presence is: to friends.
 """
 
 from __future__ import annotations
@@ -18,8 +23,9 @@ import structlog
 
 from pigeon.actions.context import Context
 from pigeon.bus.publication import to_users
+from pigeon.common.clock import now_ms
 from pigeon.common.errors import InvalidRequest
-from pigeon.common.models import DeviceKind
+from pigeon.common.models import DeviceKind, Presence
 from pigeon.common.protocol.frames import PresenceFrame
 from pigeon.storage import presence as store
 
@@ -76,15 +82,23 @@ async def _announce(ctx: Context, user_ids: list[int]) -> int:
             changed[user_id] = devices
     if not changed:
         return 0
-    async with ctx.db.read() as conn:
+    gone = [user_id for user_id, devices in changed.items() if not devices]
+    seen_at = now_ms()
+    async with ctx.transaction() as (conn, outbox):
+        await store.record_last_seen(conn, gone, seen_at)
         friends = await store.friends_of(conn, list(changed))
-    for user_id, devices in changed.items():
-        log.info("presence_changed", user=user_id, devices=devices)
-        audience = friends.get(user_id)
-        if not audience:
-            continue
-        frame = PresenceFrame(user_id=user_id, online=bool(devices), devices=_kinds(devices))
-        await ctx.publish([to_users(frame, audience)])
+        for user_id, devices in changed.items():
+            log.info("presence_changed", user=user_id, devices=devices)
+            audience = friends.get(user_id)
+            if not audience:
+                continue
+            frame = PresenceFrame(
+                user_id=user_id,
+                online=bool(devices),
+                devices=_kinds(devices),
+                last_seen=None if devices else seen_at,
+            )
+            outbox.add(to_users(frame, audience))
     return len(changed)
 
 
@@ -103,22 +117,30 @@ async def online_devices(ctx: Context, user_ids: list[int]) -> dict[int, list[st
     return await ctx.connections.devices(user_ids)
 
 
-async def query_presence(
-    ctx: Context, viewer_id: int, user_ids: list[int]
-) -> dict[int, tuple[bool, list[DeviceKind]]]:
+async def query_presence(ctx: Context, viewer_id: int, user_ids: list[int]) -> dict[int, Presence]:
     """Presence of the viewer's friends (and the viewer) among ``user_ids``.
 
-    Other users are left out: whether someone is online is for their friends to know.
+    Other users are left out: whether someone is online, and when they were last seen, is
+    for their friends to know.
     """
     wanted = list(dict.fromkeys(user_ids))
     if len(wanted) > ctx.settings.presence.max_query_ids:
         raise InvalidRequest(f"ask for at most {ctx.settings.presence.max_query_ids} users")
     async with ctx.db.read() as conn:
-        visible = await store.friends_among(conn, viewer_id, wanted)
-    if viewer_id in wanted:
-        visible.add(viewer_id)
-    devices = await online_devices(ctx, sorted(visible))
-    return {uid: (bool(devices.get(uid)), _kinds(devices.get(uid, []))) for uid in sorted(visible)}
+        friends = await store.friends_among(conn, viewer_id, wanted)
+        visible = sorted(friends | ({viewer_id} & set(wanted)))
+        seen = await store.last_seen_of(conn, visible)
+    devices = await online_devices(ctx, visible)
+    return {uid: presence_of(devices.get(uid, []), seen.get(uid)) for uid in visible}
+
+
+def presence_of(devices: list[str], last_seen: int | None) -> Presence:
+    """What a friend may know: devices while online, else when they were last seen."""
+    return Presence(
+        online=bool(devices),
+        devices=_kinds(sorted(devices)),
+        last_seen=None if devices else last_seen,
+    )
 
 
 def _kinds(devices: list[str]) -> list[DeviceKind]:

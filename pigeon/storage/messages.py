@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from pigeon.common.models import Message
 from pigeon.storage.handoffs import insert_handoff
-from pigeon.storage.schema import messages
+from pigeon.storage.schema import conversation_members, messages
 
 
 def message_from_row(row: RowMapping) -> Message:
@@ -131,3 +131,24 @@ async def last_messages(conn: AsyncConnection, pairs: list[tuple[int, int]]) -> 
         row["conversation_id"]: message_from_row(row)
         for row in (await conn.execute(query)).mappings()
     }
+
+
+async def senders_between(
+    conn: AsyncConnection, conversation_id: int, after: int, upto: int
+) -> list[int]:
+    """Who of the current members sent the messages with ``after < seq <= upto``."""
+    query = (
+        select(messages.c.sender_id)
+        .join(
+            conversation_members,
+            (conversation_members.c.conversation_id == messages.c.conversation_id)
+            & (conversation_members.c.user_id == messages.c.sender_id),
+        )
+        .where(
+            messages.c.conversation_id == conversation_id,
+            messages.c.seq > after,
+            messages.c.seq <= upto,
+        )
+        .distinct()
+    )
+    return [int(uid) for uid in (await conn.execute(query)).scalars().all()]

@@ -636,3 +636,23 @@ async def test_pulls_answered_from_recent_messages_show_a_later_recall(
             ("text", False, "m2"),
             ("recall", False, None),
         ]
+
+
+async def test_a_group_read_reaches_the_senders_of_what_was_read(make_client: MakeClient) -> None:
+    owner = await make_client()
+    bob = await make_client()
+    carol = await make_client()
+    group = await make_group(owner, [bob, carol])
+    group_id = group["id"]
+    ack = await owner.send("text", {"text": "read me"}, conversation_id=group_id)
+    for member in (bob, carol):
+        await member.next_message()
+    await bob.mark_read(group_id, ack["seq"])
+    receipt = await owner.wait_for(
+        lambda f: f.get("type") == "read" and f.get("user_id") == bob.user_id, timeout=5
+    )
+    assert (receipt["conversation_id"], receipt["seq"]) == (group_id, ack["seq"])
+    readers = await owner.request("GET", f"/conversations/{group_id}/messages/{ack['seq']}/readers")
+    assert readers == {"read_count": 1, "readers": [bob.user_id]}
+    # carol sent nothing that bob read: she hears nothing of it
+    assert await no_frame(carol, "read", wait=0.5, user_id=bob.user_id)

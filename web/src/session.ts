@@ -11,6 +11,7 @@ import { useFriendsStore } from "./stores/friends";
 import { useGroupsStore } from "./stores/groups";
 import { useMessagesStore } from "./stores/messages";
 import { usePresenceStore } from "./stores/presence";
+import { useUsersStore } from "./stores/users";
 import { useUiStore } from "./stores/ui";
 import { ProtocolClient } from "./ws/client";
 import type { ServerFrame } from "./ws/protocol";
@@ -161,7 +162,7 @@ export function startSession() {
         msgs.noteTyping(f.conversation_id, f.user_id);
         break;
       case "presence":
-        presence.set(f.user_id, f.online, f.devices ?? []);
+        presence.set(f.user_id, f.online, f.devices ?? [], f.last_seen);
         break;
       case "notice":
         // Always answered, even when it looks current: see SyncEngine.notice.
@@ -249,6 +250,9 @@ export function memberName(cid: number, uid: number | null): string {
   if (gm) return gm.alias || gm.user.nickname || gm.user.username;
   const f = friends.byId[uid];
   if (f) return f.user.nickname || f.user.username;
+  // Someone met in a group, not a friend, whose member list is not loaded: the profile cache.
+  const u = useUsersStore().get(uid);
+  if (u) return u.nickname || u.username;
   return `User ${uid}`;
 }
 
@@ -263,6 +267,7 @@ export function endSession() {
   useFriendsStore().reset();
   useGroupsStore().reset();
   usePresenceStore().reset();
+  useUsersStore().reset();
   const ui = useUiStore();
   ui.kicked = null;
   ui.conn = "idle";

@@ -5,6 +5,7 @@ import { services } from "../services";
 import { useAuthStore } from "./auth";
 import { useFriendsStore } from "./friends";
 import { useGroupsStore } from "./groups";
+import { useUsersStore } from "./users";
 
 function activity(c: Conversation): number {
   return c.last_message?.ts ?? 0;
@@ -48,6 +49,7 @@ export const useConversationsStore = defineStore("conversations", () => {
     }
     byId.value[c.id] = c;
     if (c.group) useGroupsStore().put(c.group);
+    if (c.peer) useUsersStore().put([c.peer]);
   }
 
   function setAll(list: Conversation[]) {
@@ -57,6 +59,7 @@ export const useConversationsStore = defineStore("conversations", () => {
       next[c.id] = old && old.last_seq > c.last_seq ? { ...c, last_seq: old.last_seq, last_message: old.last_message, unread: Math.max(old.unread, c.unread) } : c;
       if (c.group) useGroupsStore().put(c.group);
     }
+    useUsersStore().put(list.map((c) => c.peer));
     // Keep the conversation on screen even if the server no longer lists it (left, removed).
     const open = activeId.value;
     if (open !== null && !next[open] && byId.value[open]) next[open] = byId.value[open];

@@ -4,6 +4,7 @@ import type { Friend, FriendRequest, User } from "../api/types";
 import { services } from "../services";
 import { userName } from "../lib/format";
 import { usePresenceStore } from "./presence";
+import { useUsersStore } from "./users";
 
 export const useFriendsStore = defineStore("friends", () => {
   const api = () => services().api;
@@ -35,6 +36,7 @@ export const useFriendsStore = defineStore("friends", () => {
     const stamp = presence.beginQuery();
     const { friends: list } = await api().friends();
     friends.value = list;
+    useUsersStore().put(list.map((f) => f.user));
     presence.applyQuery(stamp, Object.fromEntries(list.map((f) => [f.user.id, f])));
     loaded.value = true;
   }
