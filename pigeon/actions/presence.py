@@ -102,14 +102,24 @@ async def _announce(ctx: Context, user_ids: list[int]) -> int:
     return len(changed)
 
 
-async def settle_due(ctx: Context, limit: int = 500) -> int:
-    """Settle the users whose presence marks are due; how many were taken."""
-    user_ids = await ctx.presence_book.claim_dirty(limit, LEASE_S)
+async def settle_due(ctx: Context, limit: int = 500, ahead_s: float = 0.0) -> int:
+    """Settle the users whose presence marks are due (or will be within ``ahead_s``);
+    how many were taken."""
+    user_ids = await ctx.presence_book.claim_dirty(limit, LEASE_S, ahead_s)
     if not user_ids:
         return 0
     await settle_presence(ctx, user_ids)
     await ctx.presence_book.release_dirty(user_ids)
     return len(user_ids)
+
+
+async def settle_before_exit(ctx: Context) -> None:
+    """Embedded, no process outlives this one to settle the users who left within the
+    grace period (its sockets just closed among them): settle them now, so that their
+    friends' "last seen" is when the server stopped rather than some earlier time."""
+    for _ in range(100):  # bounded: a user whose lock stays busy is marked again
+        if not await settle_due(ctx, ahead_s=ctx.settings.presence.grace_s + 1.0):
+            return
 
 
 async def online_devices(ctx: Context, user_ids: list[int]) -> dict[int, list[str]]:

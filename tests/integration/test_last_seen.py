@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from pigeon.client import ApiError
-from tests.conftest import MakeClient
+from pigeon.client import ApiError, PigeonClient
+from tests.conftest import PASSWORD, MakeClient, unique_name
+from tests.harness import start_embedded
 from tests.helpers import make_friends, no_frame
 
 pytestmark = pytest.mark.asyncio
@@ -114,3 +116,29 @@ async def test_users_are_looked_up_by_id(make_client: MakeClient) -> None:
         with pytest.raises(ApiError) as caught:
             await alice.request("GET", "/users", params=params)
         assert (caught.value.status, caught.value.code) == (422, "invalid_request"), params
+
+
+async def test_an_embedded_restart_keeps_last_seen(tmp_path: Path) -> None:
+    """Embedded, nothing outlives the process to settle presence after the grace period:
+    a shutdown settles its users at once, and last seen is read from the database.
+    (A cluster's workers settle a stopped gateway's users: the tests above.)"""
+    server = start_embedded(data_dir=tmp_path)
+    try:
+        async with PigeonClient(server.http_url) as alice, PigeonClient(server.http_url) as bob:
+            await alice.register(unique_name(), PASSWORD)
+            await bob.register(unique_name(), PASSWORD)
+            await make_friends(alice, bob)
+            await bob.connect()
+            before = int(time.time() * 1000)
+        server.stop()
+        after = int(time.time() * 1000)
+        server = start_embedded(data_dir=tmp_path)
+        async with PigeonClient(server.http_url) as alice_again:
+            await alice_again.login(alice.user["username"], PASSWORD)
+            found = await alice_again.presence([bob.user_id])
+        seen = found[bob.user_id]["last_seen"]
+        assert found[bob.user_id]["online"] is False
+        assert seen is not None
+        assert before <= seen <= after
+    finally:
+        server.stop()
