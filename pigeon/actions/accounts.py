@@ -37,9 +37,10 @@ from pigeon.common.errors import (
 )
 from pigeon.common.models import User
 from pigeon.common.protocol.closecodes import CloseCode
-from pigeon.common.protocol.frames import KickedFrame
+from pigeon.common.protocol.frames import EventFrame, KickedFrame
 from pigeon.common.settings import AuthSettings
 from pigeon.storage import users as store
+from pigeon.storage.presence import friends_of
 
 USERNAME = re.compile(r"^[A-Za-z0-9_.-]{3,32}$")
 DEVICES = ("web", "desktop", "mobile")
@@ -304,10 +305,17 @@ async def update_profile(
     }
     if "nickname" in values and not values["nickname"].strip():
         raise InvalidRequest("the nickname cannot be empty")
-    if values:
-        async with ctx.transaction() as (conn, _):
-            await store.update_user(conn, user_id, **values)
-    return await get_user(ctx, user_id)
+    if not values:
+        return await get_user(ctx, user_id)
+    async with ctx.transaction() as (conn, outbox):
+        await store.update_user(conn, user_id, **values)
+        user = (await store.get_users(conn, [user_id]))[user_id]
+        friends = (await friends_of(conn, [user_id])).get(user_id, [])
+        # Friends and the user's other devices show the new name at once; others (group
+        # members met in passing) see it when their clients next look the profile up.
+        frame = EventFrame(event="user_updated", data={"user": user.model_dump(mode="json")})
+        outbox.push(frame, [user_id, *friends])
+    return user
 
 
 async def kick_sessions(ctx: Context, user_id: int, session_ids: list[str]) -> None:

@@ -1,5 +1,5 @@
 import type { Router } from "vue-router";
-import type { FriendRequest, Group, Message } from "./api/types";
+import type { FriendRequest, Group, Message, User } from "./api/types";
 import { SESSION_STORAGE_KEY } from "./api/tokens";
 import { preview, userName } from "./lib/format";
 import { removesMe } from "./lib/groupEvents";
@@ -178,6 +178,11 @@ export function startSession() {
   }
 
   function onEvent(event: string, data: Record<string, unknown>) {
+    if (event === "user_updated") {
+      const u = data.user as User | undefined;
+      if (u && typeof u.id === "number") showProfile(u);
+      return;
+    }
     if (event.startsWith("friend")) {
       void friends.refresh();
       if (event === "friend_request_accepted" || event === "friend_added" || event === "friend_removed") {
@@ -232,6 +237,15 @@ export function startSession() {
   }
 
   ws.start();
+}
+
+/** A friend (or I, on another device) changed their profile: show it everywhere it appears. */
+export function showProfile(u: User) {
+  useUsersStore().put([u]);
+  useFriendsStore().updateUser(u);
+  useConversationsStore().updatePeer(u);
+  const auth = useAuthStore();
+  if (u.id === auth.me) auth.setUser(u);
 }
 
 /** The display name of a user inside a conversation (remark, group alias, nickname). */

@@ -5,7 +5,8 @@ import { MemoryTokenStore } from "../src/api/tokens";
 import type { Readers, User } from "../src/api/types";
 import { lastSeenAgo, presenceLine } from "../src/lib/format";
 import { resetServices, setServices } from "../src/services";
-import { memberName } from "../src/session";
+import { memberName, showProfile } from "../src/session";
+import { useFriendsStore } from "../src/stores/friends";
 import { useAuthStore } from "../src/stores/auth";
 import { useConversationsStore } from "../src/stores/conversations";
 import { useMessagesStore } from "../src/stores/messages";
@@ -110,6 +111,25 @@ describe("profile cache", () => {
     expect(memberName(40, 8)).toBe("User 8");
     await flush();
     expect(memberName(40, 8)).toBe("name8");
+  });
+});
+
+describe("profile changes", () => {
+  afterEach(() => resetServices());
+  it("a user_updated profile is shown in the cache, the friend list and private chats", async () => {
+    setActivePinia(createPinia());
+    setServices({ api: { tokens: new MemoryTokenStore() } as unknown as ApiClient });
+    useAuthStore().setUser(makeUser(1, "me"));
+    const friends = useFriendsStore();
+    friends.friends = [{ user: makeUser(2, "old"), remark: null, online: false, devices: [] }];
+    const convs = useConversationsStore();
+    convs.put(conv(7, 1, { peer: makeUser(2, "old") }));
+    const renamed = { ...makeUser(2, "old"), nickname: "New Name" };
+    showProfile(renamed);
+    expect(useUsersStore().byId[2].nickname).toBe("New Name");
+    expect(friends.byId[2].user.nickname).toBe("New Name");
+    expect(convs.byId[7].peer?.nickname).toBe("New Name");
+    expect(memberName(7, 2)).toBe("New Name");
   });
 });
 

@@ -1,6 +1,6 @@
 import { defineStore } from "pinia";
 import { computed, ref } from "vue";
-import type { Conversation, Message } from "../api/types";
+import type { Conversation, Message, User } from "../api/types";
 import { services } from "../services";
 import { useAuthStore } from "./auth";
 import { useFriendsStore } from "./friends";
@@ -136,6 +136,11 @@ export const useConversationsStore = defineStore("conversations", () => {
     c.mentioned = false;
   }
 
+  /** Show someone's new profile in the private conversations with them. */
+  function updatePeer(u: User) {
+    for (const c of Object.values(byId.value)) if (c.peer?.id === u.id) c.peer = u;
+  }
+
   function remove(cid: number) {
     delete byId.value[cid];
   }
@@ -144,5 +149,5 @@ export const useConversationsStore = defineStore("conversations", () => {
     byId.value = {}; loaded.value = false; activeId.value = null; query.value = "";
   }
 
-  return { byId, loaded, activeId, query, sorted, filtered, totalUnread, title, put, setAll, load, fetchOne, openPrivate, noteMessage, noteRead, markLocallyRead, remove, reset };
+  return { byId, loaded, activeId, query, sorted, filtered, totalUnread, title, put, setAll, load, fetchOne, openPrivate, noteMessage, noteRead, markLocallyRead, updatePeer, remove, reset };
 });

@@ -90,12 +90,16 @@ export const useFriendsStore = defineStore("friends", () => {
     await api().unblock(userId);
     blocked.value = blocked.value.filter((x) => x !== userId);
   }
+  /** A friend's profile changed (a `user_updated` event). */
+  function updateUser(u: User) {
+    friends.value = friends.value.map((f) => (f.user.id === u.id ? { ...f, user: u } : f));
+  }
   function reset() {
     friends.value = []; incoming.value = []; outgoing.value = []; blocked.value = []; loaded.value = false;
   }
 
   return {
     friends, incoming, outgoing, blocked, blockedUsers, loaded, byId, pendingIncoming, pendingOutgoing,
-    isFriend, remarkOf, nameFor, load, loadRequests, loadBlocks, refresh, request, answer, remove, setRemark, block, unblock, reset,
+    isFriend, remarkOf, nameFor, updateUser, load, loadRequests, loadBlocks, refresh, request, answer, remove, setRemark, block, unblock, reset,
   };
 });
