@@ -22,7 +22,7 @@ from __future__ import annotations
 import structlog
 
 from pigeon.actions.context import Context
-from pigeon.bus.publication import to_users
+from pigeon.bus.publication import Publication, to_users
 from pigeon.common.clock import now_ms
 from pigeon.common.errors import InvalidRequest
 from pigeon.common.models import DeviceKind, Presence
@@ -84,22 +84,37 @@ async def _announce(ctx: Context, user_ids: list[int]) -> int:
         return 0
     gone = [user_id for user_id, devices in changed.items() if not devices]
     seen_at = now_ms()
+    if not gone:  # connects only: nothing to write, so no write transaction
+        async with ctx.db.read() as conn:
+            friends = await store.friends_of(conn, list(changed))
+        await ctx.publish(_frames(changed, friends, seen_at))
+        return len(changed)
     async with ctx.transaction() as (conn, outbox):
         await store.record_last_seen(conn, gone, seen_at)
         friends = await store.friends_of(conn, list(changed))
-        for user_id, devices in changed.items():
-            log.info("presence_changed", user=user_id, devices=devices)
-            audience = friends.get(user_id)
-            if not audience:
-                continue
-            frame = PresenceFrame(
-                user_id=user_id,
-                online=bool(devices),
-                devices=_kinds(devices),
-                last_seen=None if devices else seen_at,
-            )
-            outbox.add(to_users(frame, audience))
+        for publication in _frames(changed, friends, seen_at):
+            outbox.add(publication)
     return len(changed)
+
+
+def _frames(
+    changed: dict[int, list[str]], friends: dict[int, list[int]], seen_at: int
+) -> list[Publication]:
+    """One ``presence`` frame per changed user, for their friends."""
+    publications: list[Publication] = []
+    for user_id, devices in changed.items():
+        log.info("presence_changed", user=user_id, devices=devices)
+        audience = friends.get(user_id)
+        if not audience:
+            continue
+        frame = PresenceFrame(
+            user_id=user_id,
+            online=bool(devices),
+            devices=_kinds(devices),
+            last_seen=None if devices else seen_at,
+        )
+        publications.append(to_users(frame, audience))
+    return publications
 
 
 async def settle_due(ctx: Context, limit: int = 500, ahead_s: float = 0.0) -> int:
