@@ -122,7 +122,7 @@ async def test_an_embedded_restart_keeps_last_seen(tmp_path: Path) -> None:
     """Embedded, nothing outlives the process to settle presence after the grace period:
     a shutdown settles its users at once, and last seen is read from the database.
     (A cluster's workers settle a stopped gateway's users: the tests above.)"""
-    server = start_embedded(data_dir=tmp_path)
+    server = start_embedded(data_dir=tmp_path, timeout=90)
     try:
         async with PigeonClient(server.http_url) as alice, PigeonClient(server.http_url) as bob:
             await alice.register(unique_name(), PASSWORD)
@@ -132,7 +132,7 @@ async def test_an_embedded_restart_keeps_last_seen(tmp_path: Path) -> None:
             before = int(time.time() * 1000)
         server.stop()
         after = int(time.time() * 1000)
-        server = start_embedded(data_dir=tmp_path)
+        server = start_embedded(data_dir=tmp_path, timeout=90)
         async with PigeonClient(server.http_url) as alice_again:
             await alice_again.login(alice.user["username"], PASSWORD)
             found = await alice_again.presence([bob.user_id])
