@@ -6,6 +6,7 @@ Redis ones. Everything above this module is the same code in both modes.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import secrets
 import socket
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 
 import structlog
 
+from pigeon.actions import presence
 from pigeon.actions.context import Context
 from pigeon.actions.handoff import Handoffs
 from pigeon.actions.publisher import Publisher
@@ -73,6 +75,9 @@ class Runtime:
             await self.workers.stop()
         if self.gateway is not None:
             await self.gateway.stop()
+        if not self.settings.clustered:
+            with contextlib.suppress(Exception):
+                await presence.settle_before_exit(self.ctx)
         await self.ctx.handoffs.close()
         for closer in self.closers:
             aclose = getattr(closer, "aclose", None)

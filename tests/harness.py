@@ -75,9 +75,12 @@ def wait_healthy(
 
 
 def start_embedded(
-    env: dict[str, str] | None = None, data_dir: Path | None = None
+    env: dict[str, str] | None = None, data_dir: Path | None = None, timeout: float = 60
 ) -> ServerProcess:
-    """Start ``pigeon serve`` with SQLite in a fresh data dir; ``env`` overrides settings."""
+    """Start ``pigeon serve`` with SQLite in a fresh data dir; ``env`` overrides settings.
+
+    A server that does not become healthy in ``timeout`` seconds is killed, not left behind.
+    """
     port = free_port()
     data_dir = data_dir or Path(tempfile.mkdtemp(prefix="pigeon-test-"))
     log_path = data_dir / "server.log"
@@ -101,10 +104,10 @@ def start_embedded(
             env=full_env,
         )
     url = f"http://127.0.0.1:{port}"
-    server = ServerProcess(url, process, log_path, data_dir, env or {})
     try:
-        wait_healthy(url, process, log_path, timeout=60)
-    except BaseException:
-        server.stop()  # not left running behind the failed test
+        wait_healthy(url, process, log_path, timeout=timeout)
+    except RuntimeError:
+        process.kill()
+        process.wait()
         raise
-    return server
+    return ServerProcess(url, process, log_path, data_dir, env or {})

@@ -38,9 +38,10 @@ from pigeon.common.errors import (
 )
 from pigeon.common.models import User
 from pigeon.common.protocol.closecodes import CloseCode
-from pigeon.common.protocol.frames import KickedFrame
+from pigeon.common.protocol.frames import EventFrame, KickedFrame
 from pigeon.common.settings import AuthSettings
 from pigeon.storage import users as store
+from pigeon.storage.presence import friends_of
 
 USERNAME = re.compile(r"^[A-Za-z0-9_.-]{3,32}$")
 DEVICES = ("web", "desktop", "mobile")
@@ -262,6 +263,22 @@ async def get_user(ctx: Context, user_id: int) -> User:
     return found[user_id]
 
 
+MAX_LOOKUP_IDS = 100
+
+
+async def get_users(ctx: Context, user_ids: list[int]) -> list[User]:
+    """Public profiles of these users, in the order asked; unknown ids are left out.
+
+    Clients use it to name people they meet in groups but are not friends with.
+    """
+    wanted = list(dict.fromkeys(user_ids))
+    if not wanted or len(wanted) > MAX_LOOKUP_IDS:
+        raise InvalidRequest(f"ask for 1 to {MAX_LOOKUP_IDS} user ids")
+    async with ctx.db.read() as conn:
+        found = await store.get_users(conn, wanted)
+    return [found[uid] for uid in wanted if uid in found]
+
+
 async def search_users(ctx: Context, text: str, limit: int = 20) -> list[User]:
     text = text.strip()
     if not text:
@@ -291,10 +308,17 @@ async def update_profile(
         raise InvalidRequest("the nickname cannot be empty")
     if avatar_url:
         await check_avatar_url(ctx, avatar_url)
-    if values:
-        async with ctx.transaction() as (conn, _):
-            await store.update_user(conn, user_id, **values)
-    return await get_user(ctx, user_id)
+    if not values:
+        return await get_user(ctx, user_id)
+    async with ctx.transaction() as (conn, outbox):
+        await store.update_user(conn, user_id, **values)
+        user = (await store.get_users(conn, [user_id]))[user_id]
+        friends = (await friends_of(conn, [user_id])).get(user_id, [])
+        # Friends and the user's other devices show the new name at once; others (group
+        # members met in passing) see it when their clients next look the profile up.
+        frame = EventFrame(event="user_updated", data={"user": user.model_dump(mode="json")})
+        outbox.push(frame, [user_id, *friends])
+    return user
 
 
 async def kick_sessions(ctx: Context, user_id: int, session_ids: list[str]) -> None:

@@ -16,6 +16,7 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from pigeon.actions.context import Context, Outbox
+from pigeon.actions.presence import presence_of
 from pigeon.common.clock import now_ms
 from pigeon.common.errors import (
     AlreadyFriends,
@@ -29,6 +30,7 @@ from pigeon.common.models import BlockedUser, Friend, FriendRequest, User
 from pigeon.common.protocol.frames import EventFrame
 from pigeon.storage import conversations as conversation_store
 from pigeon.storage import friends as store
+from pigeon.storage.presence import last_seen_of
 from pigeon.storage.users import get_users
 
 log = structlog.get_logger(__name__)
@@ -175,15 +177,18 @@ async def _accept(
 
 
 async def list_friends(ctx: Context, user_id: int) -> list[Friend]:
-    """The caller's friends with their remark and live status (device kinds online)."""
+    """The caller's friends with their remark and live status (device kinds online, or
+    when they were last seen)."""
     async with ctx.db.read() as conn:
         rows = await store.list_friendships(conn, user_id)
-        users = await get_users(conn, [r["friend_id"] for r in rows])
-    online = await _devices(ctx, [r["friend_id"] for r in rows])
+        friend_ids = [r["friend_id"] for r in rows]
+        users = await get_users(conn, friend_ids)
+        seen = await last_seen_of(conn, friend_ids)
+    online = await _devices(ctx, friend_ids)
     return [
-        _friend(row, users[row["friend_id"]], online.get(row["friend_id"], []))
+        _friend(row, users[fid], online.get(fid, []), seen.get(fid))
         for row in rows
-        if row["friend_id"] in users
+        if (fid := row["friend_id"]) in users
     ]
 
 
@@ -206,9 +211,10 @@ async def set_friend_remark(ctx: Context, user_id: int, friend_id: int, remark: 
             raise NotFound("this user is not in your friend list")
         row = await store.find_friendship(conn, user_id, friend_id)
         users = await get_users(conn, [friend_id])
+        seen = await last_seen_of(conn, [friend_id])
         assert row is not None
         online = await _devices(ctx, [friend_id])
-        friend = _friend(row, users[friend_id], online.get(friend_id, []))
+        friend = _friend(row, users[friend_id], online.get(friend_id, []), seen.get(friend_id))
         outbox.push(event("friend_updated", friend=_dump(friend)), [user_id])
     return friend
 
@@ -270,12 +276,14 @@ def _request(row: Any, users: dict[int, User]) -> FriendRequest:
     )
 
 
-def _friend(row: RowMapping, user: User, devices: list[str]) -> Friend:
+def _friend(row: RowMapping, user: User, devices: list[str], last_seen: int | None) -> Friend:
+    status = presence_of(devices, last_seen)
     return Friend(
         user=user,
         remark=row["remark"],
-        online=bool(devices),
-        devices=sorted(d for d in devices if d in ("web", "desktop", "mobile")),
+        online=status.online,
+        devices=status.devices,
+        last_seen=status.last_seen,
         since=row["created_at"],
     )
 

@@ -115,24 +115,42 @@ async def mark_read(
 ) -> None:
     """Move the read marker; the other members see a receipt, the reader's devices too."""
     async with ctx.transaction() as (conn, outbox):
-        await require_member(conn, conversation_id, user_id)
+        membership = await require_member(conn, conversation_id, user_id)
         conversation = await store.find_conversation(conn, conversation_id)
         assert conversation is not None
         seq = min(seq, conversation["last_seq"])
         if await store.advance_read(conn, conversation_id, user_id, seq):
-            members = await _receipt_audience(conn, conversation, user_id)
+            members = await _receipt_audience(
+                ctx, conn, conversation, user_id, membership["read_seq"], seq
+            )
             frame = ReadReceiptFrame(conversation_id=conversation_id, user_id=user_id, seq=seq)
             outbox.push(frame, members, exclude_connection)
     await note_caught_up(ctx, conversation_id, user_id, device, seq)
 
 
+# A group receipt reaches the senders of at most this many of the newest messages read.
+GROUP_RECEIPT_WINDOW = 200
+
+
 async def _receipt_audience(
-    conn: AsyncConnection, conversation: RowMapping, reader_id: int
+    ctx: Context,
+    conn: AsyncConnection,
+    conversation: RowMapping,
+    reader_id: int,
+    read_before: int,
+    read_now: int,
 ) -> list[int]:
+    """Who hears of a read: both members of a private chat; in a group the reader's
+    devices and the senders of the messages just read, so their "Read by N" is fetched
+    again when it changed (not in hot groups, whose senders ask when they look)."""
     if conversation["kind"] == "private":
         return await store.member_ids(conn, conversation["id"])
-    # In groups, receipts go to the reader's devices; senders ask for read counts.
-    return [reader_id]
+    group = (await store.group_rows(conn, [conversation["id"]])).get(conversation["id"])
+    if group is None or is_hot(ctx, group["member_count"], group["hot"]):
+        return [reader_id]
+    after = max(read_before, read_now - GROUP_RECEIPT_WINDOW)
+    senders = await message_store.senders_between(conn, conversation["id"], after, read_now)
+    return [reader_id, *(uid for uid in senders if uid != reader_id)]
 
 
 async def recall_message(

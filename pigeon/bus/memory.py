@@ -81,8 +81,8 @@ class MemoryPresenceBook:
         for user_id in user_ids:
             self._dirty[user_id] = min(due, self._dirty.get(user_id, due))
 
-    async def claim_dirty(self, limit: int, lease_s: float) -> list[int]:
-        now = time.monotonic()
+    async def claim_dirty(self, limit: int, lease_s: float, ahead_s: float = 0.0) -> list[int]:
+        now = time.monotonic() + ahead_s
         due = [uid for uid, at in self._dirty.items() if at <= now][:limit]
         for user_id in due:
             del self._dirty[user_id]

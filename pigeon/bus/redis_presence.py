@@ -73,10 +73,11 @@ class RedisPresenceBook:
         # future, so a new mark replaces it and the user is settled once more.
         await self.client.zadd(self.keys.dirty, {str(uid): due for uid in user_ids}, lt=True)
 
-    async def claim_dirty(self, limit: int, lease_s: float) -> list[int]:
+    async def claim_dirty(self, limit: int, lease_s: float, ahead_s: float = 0.0) -> list[int]:
         now = now_ms()
         lease = now + int(lease_s * 1000) + random.randint(0, 999)  # noqa: S311
-        due = await self._claim(keys=[self.keys.dirty], args=[now, lease, limit])
+        until = now + int(ahead_s * 1000)
+        due = await self._claim(keys=[self.keys.dirty], args=[until, lease, limit])
         claimed = [int(text(m)) for m in due]
         for user_id in claimed:
             self._leases[user_id] = lease

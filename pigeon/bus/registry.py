@@ -66,8 +66,9 @@ class PresenceBook(Protocol):
     async def mark_dirty(self, user_ids: list[int], delay_s: float) -> None:
         """These users' presence may have changed: settle it in ``delay_s`` (earliest wins)."""
 
-    async def claim_dirty(self, limit: int, lease_s: float) -> list[int]:
-        """Take up to ``limit`` users that are due, leased for ``lease_s``."""
+    async def claim_dirty(self, limit: int, lease_s: float, ahead_s: float = 0.0) -> list[int]:
+        """Take up to ``limit`` users that are due (or will be within ``ahead_s``), leased
+        for ``lease_s``."""
 
     async def release_dirty(self, user_ids: list[int]) -> None:
         """Done with claimed users (a mark made again meanwhile stays)."""

@@ -545,6 +545,18 @@ class PigeonClient:
                     held[i] = changed
                 return
 
+    async def presence(self, user_ids: list[int]) -> dict[int, Frame]:
+        """Friends' presence: ``{"online", "devices", "last_seen"}`` per user id; users who
+        are not your friends are left out (``last_seen`` is null while online)."""
+        found = await self.request("POST", "/presence/query", json={"user_ids": user_ids})
+        return {int(uid): status for uid, status in found["presence"].items()}
+
+    async def users(self, user_ids: list[int]) -> dict[int, Frame]:
+        """Public profiles of up to 100 users by id (unknown ids are left out)."""
+        ids = ",".join(str(uid) for uid in user_ids)
+        found = await self.request("GET", "/users", params={"ids": ids})
+        return {user["id"]: user for user in found["users"]}
+
     async def send_frame(self, frame: Frame) -> None:
         """Send any frame as is (for typing indicators, or testing the server)."""
         if self._ws is None:

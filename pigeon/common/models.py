@@ -165,6 +165,14 @@ class FriendRequest(Model):
     ts: int
 
 
+class Presence(Model):
+    """A friend's live status; ``last_seen`` (ms) is when their last device went offline."""
+
+    online: bool
+    devices: list[DeviceKind]
+    last_seen: int | None = None
+
+
 class Friend(Model):
     """One entry of the caller's friend list; ``remark`` is the caller's private name for them."""
 
@@ -172,6 +180,8 @@ class Friend(Model):
     remark: str
     online: bool = False
     devices: list[DeviceKind] = Field(default_factory=list)
+    # When their last device went offline (ms); null while online or if never seen.
+    last_seen: int | None = None
     since: int
 
 

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from pigeon.common.models import ForwardedFrom, Message, Quote
 from pigeon.storage.changes import reactions_of
 from pigeon.storage.handoffs import insert_handoff
-from pigeon.storage.schema import MEDIA_WHERE, messages
+from pigeon.storage.schema import MEDIA_WHERE, conversation_members, messages
 
 
 def message_from_row(row: RowMapping) -> Message:
@@ -212,3 +212,24 @@ async def media_page(
     rows = list((await conn.execute(query)).mappings())
     page = await complete(conn, [message_from_row(r) for r in rows[:limit]])
     return page, len(rows) > limit
+
+
+async def senders_between(
+    conn: AsyncConnection, conversation_id: int, after: int, upto: int
+) -> list[int]:
+    """Who of the current members sent the messages with ``after < seq <= upto``."""
+    query = (
+        select(messages.c.sender_id)
+        .join(
+            conversation_members,
+            (conversation_members.c.conversation_id == messages.c.conversation_id)
+            & (conversation_members.c.user_id == messages.c.sender_id),
+        )
+        .where(
+            messages.c.conversation_id == conversation_id,
+            messages.c.seq > after,
+            messages.c.seq <= upto,
+        )
+        .distinct()
+    )
+    return [int(uid) for uid in (await conn.execute(query)).scalars().all()]

@@ -49,6 +49,8 @@ users = Table(
     Column("signature", String(256), nullable=False, server_default=""),
     Column("created_at", BigInteger, nullable=False),
     Column("password_changed_at", BigInteger, nullable=False),
+    # When the user's last device went offline (as announced to friends); null: never.
+    Column("last_seen_at", BigInteger, nullable=True),
 )
 
 auth_sessions = Table(

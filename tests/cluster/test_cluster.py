@@ -103,7 +103,11 @@ async def test_presence_across_gateways(cluster: ClusterProcess) -> None:
         phone = await make("gw3", device="mobile", login_as=bob, api=1)
         await alice.wait_for(presence_of(bob.user_id, True, ["mobile", "web"]), timeout=5)
         found = await alice.request("POST", "/presence/query", json={"user_ids": [bob.user_id]})
-        assert found["presence"][str(bob.user_id)] == {"online": True, "devices": ["mobile", "web"]}
+        assert found["presence"][str(bob.user_id)] == {
+            "online": True,
+            "devices": ["mobile", "web"],
+            "last_seen": None,
+        }
         # Not a friend: no frames, and presence/query leaves them out.
         assert await no_frame(stranger, "presence", wait=0.3)
         hidden = await stranger.request("POST", "/presence/query", json={"user_ids": [bob.user_id]})
@@ -115,9 +119,14 @@ async def test_presence_across_gateways(cluster: ClusterProcess) -> None:
         await bob.close()
         await alice.wait_for(presence_of(bob.user_id, True, ["mobile"]), timeout=5)
         await phone.close()
-        await alice.wait_for(presence_of(bob.user_id, False, []), timeout=5)
+        went = await alice.wait_for(presence_of(bob.user_id, False, []), timeout=5)
         found = await alice.request("POST", "/presence/query", json={"user_ids": [bob.user_id]})
-        assert found["presence"][str(bob.user_id)] == {"online": False, "devices": []}
+        assert found["presence"][str(bob.user_id)] == {
+            "online": False,
+            "devices": [],
+            "last_seen": went["last_seen"],
+        }
+        assert went["last_seen"] > 0
 
 
 async def test_bad_input_through_the_cluster(cluster: ClusterProcess) -> None:

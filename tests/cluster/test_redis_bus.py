@@ -154,6 +154,8 @@ async def test_presence_settles_once_per_change(
     await connections.unregister(5, web)
     await presence.mark_dirty([5], 0.2)
     assert await presence.claim_dirty(10, 30) == []  # not due yet
+    assert await presence.claim_dirty(10, 30, ahead_s=5) == [5]  # due soon: taken early
+    await presence.mark_dirty([5], 0.2)
     await asyncio.sleep(0.25)
     assert await presence.claim_dirty(10, 30) == [5]
     assert await presence.claim_dirty(10, 30) == []  # leased to the first claimer

@@ -316,3 +316,20 @@ async def test_a_blocked_user_typing_is_not_shown(make_client: MakeClient) -> No
     await alice.send_frame({"type": "typing", "conversation_id": conversation_id})
     typing = await bob.wait_for(lambda f: f.get("type") == "typing", timeout=5)
     assert typing["user_id"] == alice.user_id  # the blocker's own typing is not refused
+
+
+async def test_a_new_profile_reaches_friends_and_own_devices(make_client: MakeClient) -> None:
+    alice = await make_client()
+    bob = await make_client()
+    stranger = await make_client()
+    await make_friends(alice, bob)
+    phone = await make_client(device="mobile", login_as=alice)
+    updated = await alice.request("PATCH", "/users/me", json={"nickname": "Alice Liddell"})
+    assert updated["nickname"] == "Alice Liddell"
+    for client in (bob, phone, alice):
+        data = await expect_event(client, "user_updated")
+        assert data["user"] == updated
+    assert await no_frame(stranger, "event", wait=0.3)
+    # nothing changed, nothing sent
+    await alice.request("PATCH", "/users/me", json={})
+    assert await no_frame(bob, "event", wait=0.3)

@@ -4,6 +4,7 @@ events, group messages, readers, recall, typing and mentions."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -489,6 +490,10 @@ async def test_alias_is_shown_in_the_member_list(make_client: MakeClient) -> Non
     assert (error.status, error.code) == (422, "invalid_request")
 
 
+def is_receipt_from(user_id: int) -> Callable[[dict[str, Any]], bool]:
+    return lambda frame: frame["type"] == "read" and frame["user_id"] == user_id
+
+
 async def test_read_receipts_and_unread_counts(make_client: MakeClient) -> None:
     (owner, bob, carol), group_id = await team(make_client)
     bob_phone = await make_client(device="mobile", login_as=bob)
@@ -521,7 +526,11 @@ async def test_read_receipts_and_unread_counts(make_client: MakeClient) -> None:
         "GET", f"/conversations/{group_id}/messages/{acks[2]['seq']}/readers"
     )
     assert later["readers"] == [carol.user_id]
-    assert await no_frame(owner, "read")  # group receipts go to the reader's devices only
+    # Group receipts go to the reader's devices and the senders of what was read, no one else.
+    for reader, upto in ((bob.user_id, seq), (carol.user_id, acks[2]["seq"])):
+        receipt = await owner.wait_for(is_receipt_from(reader), timeout=5)
+        assert receipt["seq"] == upto
+    assert await no_frame(carol, "read", user_id=bob.user_id)
 
     unread = {
         c["id"]: c["unread"] for c in (await bob.request("GET", "/conversations"))["conversations"]
@@ -636,3 +645,23 @@ async def test_pulls_answered_from_recent_messages_show_a_later_recall(
             ("text", False, "m2"),
             ("recall", False, None),
         ]
+
+
+async def test_a_group_read_reaches_the_senders_of_what_was_read(make_client: MakeClient) -> None:
+    owner = await make_client()
+    bob = await make_client()
+    carol = await make_client()
+    group = await make_group(owner, [bob, carol])
+    group_id = group["id"]
+    ack = await owner.send("text", {"text": "read me"}, conversation_id=group_id)
+    for member in (bob, carol):
+        await member.next_message()
+    await bob.mark_read(group_id, ack["seq"])
+    receipt = await owner.wait_for(
+        lambda f: f.get("type") == "read" and f.get("user_id") == bob.user_id, timeout=5
+    )
+    assert (receipt["conversation_id"], receipt["seq"]) == (group_id, ack["seq"])
+    readers = await owner.request("GET", f"/conversations/{group_id}/messages/{ack['seq']}/readers")
+    assert readers == {"read_count": 1, "readers": [bob.user_id]}
+    # carol sent nothing that bob read: she hears nothing of it
+    assert await no_frame(carol, "read", wait=0.5, user_id=bob.user_id)

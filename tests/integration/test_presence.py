@@ -66,8 +66,8 @@ async def test_presence_query_shows_friends_only(make_client: MakeClient) -> Non
     )
     assert found == {
         "presence": {
-            str(friend.user_id): {"online": True, "devices": ["web"]},
-            str(alice.user_id): {"online": True, "devices": ["web"]},
+            str(friend.user_id): {"online": True, "devices": ["web"], "last_seen": None},
+            str(alice.user_id): {"online": True, "devices": ["web"], "last_seen": None},
         }
     }
     assert await no_frame(stranger, "presence", wait=0.2, user_id=alice.user_id)

@@ -167,7 +167,7 @@ describe("Pigeon web client", () => {
     await bob.page.close();
     // Bob stays away longer than Pigeon's presence grace period (3 s; a quick reload announces nothing).
     await sleep(4500);
-    await eventually(async () => assert.equal(await subtitle(), "offline"), { timeout: 15_000 });
+    await eventually(async () => assert.equal(await subtitle(), "last seen just now"), { timeout: 15_000 });
 
     const missed = ["While you were away 1", "While you were away 2", "While you were away 3"];
     for (const t of missed) await send(alice.page, t);

@@ -1,5 +1,5 @@
 import type { Router } from "vue-router";
-import type { FriendRequest, Group, Message } from "./api/types";
+import type { FriendRequest, Group, Message, User } from "./api/types";
 import { SESSION_STORAGE_KEY } from "./api/tokens";
 import { preview, userName } from "./lib/format";
 import { removesMe } from "./lib/groupEvents";
@@ -11,6 +11,7 @@ import { useFriendsStore } from "./stores/friends";
 import { useGroupsStore } from "./stores/groups";
 import { useMessagesStore } from "./stores/messages";
 import { usePresenceStore } from "./stores/presence";
+import { useUsersStore } from "./stores/users";
 import { useUiStore } from "./stores/ui";
 import { ProtocolClient } from "./ws/client";
 import type { ServerFrame } from "./ws/protocol";
@@ -161,7 +162,7 @@ export function startSession() {
         msgs.noteTyping(f.conversation_id, f.user_id);
         break;
       case "presence":
-        presence.set(f.user_id, f.online, f.devices ?? []);
+        presence.set(f.user_id, f.online, f.devices ?? [], f.last_seen);
         break;
       case "notice":
         // Always answered, even when it looks current: see SyncEngine.notice.
@@ -177,6 +178,11 @@ export function startSession() {
   }
 
   function onEvent(event: string, data: Record<string, unknown>) {
+    if (event === "user_updated") {
+      const u = data.user as User | undefined;
+      if (u && typeof u.id === "number") showProfile(u);
+      return;
+    }
     if (event.startsWith("friend")) {
       void friends.refresh();
       if (event === "friend_request_accepted" || event === "friend_added" || event === "friend_removed") {
@@ -233,6 +239,15 @@ export function startSession() {
   ws.start();
 }
 
+/** A friend (or I, on another device) changed their profile: show it everywhere it appears. */
+export function showProfile(u: User) {
+  useUsersStore().put([u]);
+  useFriendsStore().updateUser(u);
+  useConversationsStore().updatePeer(u);
+  const auth = useAuthStore();
+  if (u.id === auth.me) auth.setUser(u);
+}
+
 /** The display name of a user inside a conversation (remark, group alias, nickname). */
 export function memberName(cid: number, uid: number | null): string {
   if (uid === null) return "Pigeon";
@@ -249,6 +264,9 @@ export function memberName(cid: number, uid: number | null): string {
   if (gm) return gm.alias || gm.user.nickname || gm.user.username;
   const f = friends.byId[uid];
   if (f) return f.user.nickname || f.user.username;
+  // Someone met in a group, not a friend, whose member list is not loaded: the profile cache.
+  const u = useUsersStore().get(uid);
+  if (u) return u.nickname || u.username;
   return `User ${uid}`;
 }
 
@@ -263,6 +281,7 @@ export function endSession() {
   useFriendsStore().reset();
   useGroupsStore().reset();
   usePresenceStore().reset();
+  useUsersStore().reset();
   const ui = useUiStore();
   ui.kicked = null;
   ui.conn = "idle";

@@ -146,10 +146,13 @@ class EventFrame(Model):
 
 
 class PresenceFrame(Model):
+    """A friend's devices changed; ``last_seen`` (ms) is set when they went offline."""
+
     type: Literal["presence"] = "presence"
     user_id: int
     online: bool
     devices: list[DeviceKind]
+    last_seen: int | None = None
 
 
 class NoticeFrame(Model):

@@ -224,6 +224,8 @@ export class ApiClient {
     return this.request<User>("PATCH", "/users/me", patch);
   }
   user(id: number) { return this.request<User>("GET", `/users/${id}`); }
+  /** `GET /users?ids=`: public profiles of up to 100 users; unknown ids are left out. */
+  usersByIds(ids: number[]) { return this.request<{ users: User[] }>("GET", "/users", undefined, { query: { ids: ids.join(",") } }); }
   searchUsers(q: string, limit = 20) { return this.request<{ users: User[] }>("GET", "/users", undefined, { query: { q, limit } }); }
 
   // ---- conversations & messages --------------------------------------------

@@ -116,6 +116,8 @@ export interface Friend {
   remark: string | null;
   online: boolean;
   devices: string[];
+  /** When their last device went offline (ms); null while online or never seen. */
+  last_seen?: number | null;
 }
 
 export interface FriendRequest {
@@ -130,6 +132,7 @@ export interface FriendRequest {
 export interface PresenceInfo {
   online: boolean;
   devices: string[];
+  last_seen?: number | null;
 }
 
 export interface Readers {

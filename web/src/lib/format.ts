@@ -56,6 +56,32 @@ export function shortTime(ts: number, now = Date.now()): string {
   return shortDate().format(d);
 }
 
+function hhmm(d: Date): string {
+  return `${String(d.getHours()).padStart(2, "0")}:${String(d.getMinutes()).padStart(2, "0")}`;
+}
+
+/** "just now", "5 min ago", "today at 14:02", "yesterday at 09:15", "Mon at 18:40", "3/12/2025". */
+export function lastSeenAgo(ts: number, now = Date.now()): string {
+  const ago = now - ts;
+  if (ago < 60_000) return "just now";
+  if (ago < 3_600_000) return `${Math.floor(ago / 60_000)} min ago`;
+  const d = new Date(ts);
+  const n = new Date(now);
+  if (sameDay(d, n)) return `today at ${hhmm(d)}`;
+  const y = new Date(n.getFullYear(), n.getMonth(), n.getDate() - 1);
+  if (sameDay(d, y)) return `yesterday at ${hhmm(d)}`;
+  if (ago < 6 * 86_400_000) return `${d.toLocaleDateString("en", { weekday: "short" })} at ${hhmm(d)}`;
+  return d.toLocaleDateString();
+}
+
+/** Text for a friend's status: live, last seen, or not known while this client is not connected. */
+export function presenceLine(p: { online?: boolean; last_seen?: number | null } | undefined, known: boolean, now = Date.now()): string {
+  if (!known) return "Connecting… — status may be out of date";
+  if (p?.online) return "online";
+  if (p?.last_seen) return `last seen ${lastSeenAgo(p.last_seen, now)}`;
+  return "offline";
+}
+
 export function clockTime(ts: number): string {
   return clock().format(ts);
 }

@@ -1,10 +1,11 @@
 import { defineStore } from "pinia";
 import { computed, ref } from "vue";
-import type { Conversation, Message } from "../api/types";
+import type { Conversation, Message, User } from "../api/types";
 import { services } from "../services";
 import { useAuthStore } from "./auth";
 import { useFriendsStore } from "./friends";
 import { useGroupsStore } from "./groups";
+import { useUsersStore } from "./users";
 
 function activity(c: Conversation): number {
   return c.last_message?.ts ?? 0;
@@ -48,6 +49,7 @@ export const useConversationsStore = defineStore("conversations", () => {
     }
     byId.value[c.id] = c;
     if (c.group) useGroupsStore().put(c.group);
+    if (c.peer) useUsersStore().put([c.peer]);
   }
 
   function setAll(list: Conversation[]) {
@@ -57,6 +59,7 @@ export const useConversationsStore = defineStore("conversations", () => {
       next[c.id] = old && old.last_seq > c.last_seq ? { ...c, last_seq: old.last_seq, last_message: old.last_message, unread: Math.max(old.unread, c.unread) } : c;
       if (c.group) useGroupsStore().put(c.group);
     }
+    useUsersStore().put(list.map((c) => c.peer));
     // Keep the conversation on screen even if the server no longer lists it (left, removed).
     const open = activeId.value;
     if (open !== null && !next[open] && byId.value[open]) next[open] = byId.value[open];
@@ -133,6 +136,11 @@ export const useConversationsStore = defineStore("conversations", () => {
     c.mentioned = false;
   }
 
+  /** Show someone's new profile in the private conversations with them. */
+  function updatePeer(u: User) {
+    for (const c of Object.values(byId.value)) if (c.peer?.id === u.id) c.peer = u;
+  }
+
   function remove(cid: number) {
     delete byId.value[cid];
   }
@@ -141,5 +149,5 @@ export const useConversationsStore = defineStore("conversations", () => {
     byId.value = {}; loaded.value = false; activeId.value = null; query.value = "";
   }
 
-  return { byId, loaded, activeId, query, sorted, filtered, totalUnread, title, put, setAll, load, fetchOne, openPrivate, noteMessage, noteRead, markLocallyRead, remove, reset };
+  return { byId, loaded, activeId, query, sorted, filtered, totalUnread, title, put, setAll, load, fetchOne, openPrivate, noteMessage, noteRead, markLocallyRead, updatePeer, remove, reset };
 });

@@ -4,6 +4,7 @@ import type { Friend, FriendRequest, User } from "../api/types";
 import { services } from "../services";
 import { userName } from "../lib/format";
 import { usePresenceStore } from "./presence";
+import { useUsersStore } from "./users";
 
 export const useFriendsStore = defineStore("friends", () => {
   const api = () => services().api;
@@ -35,6 +36,7 @@ export const useFriendsStore = defineStore("friends", () => {
     const stamp = presence.beginQuery();
     const { friends: list } = await api().friends();
     friends.value = list;
+    useUsersStore().put(list.map((f) => f.user));
     presence.applyQuery(stamp, Object.fromEntries(list.map((f) => [f.user.id, f])));
     loaded.value = true;
   }
@@ -88,12 +90,16 @@ export const useFriendsStore = defineStore("friends", () => {
     await api().unblock(userId);
     blocked.value = blocked.value.filter((x) => x !== userId);
   }
+  /** A friend's profile changed (a `user_updated` event). */
+  function updateUser(u: User) {
+    friends.value = friends.value.map((f) => (f.user.id === u.id ? { ...f, user: u } : f));
+  }
   function reset() {
     friends.value = []; incoming.value = []; outgoing.value = []; blocked.value = []; loaded.value = false;
   }
 
   return {
     friends, incoming, outgoing, blocked, blockedUsers, loaded, byId, pendingIncoming, pendingOutgoing,
-    isFriend, remarkOf, nameFor, load, loadRequests, loadBlocks, refresh, request, answer, remove, setRemark, block, unblock, reset,
+    isFriend, remarkOf, nameFor, updateUser, load, loadRequests, loadBlocks, refresh, request, answer, remove, setRemark, block, unblock, reset,
   };
 });

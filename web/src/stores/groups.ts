@@ -2,6 +2,7 @@ import { defineStore } from "pinia";
 import { ref } from "vue";
 import type { Group, GroupMember } from "../api/types";
 import { services } from "../services";
+import { useUsersStore } from "./users";
 
 export const useGroupsStore = defineStore("groups", () => {
   const api = () => services().api;
@@ -25,6 +26,7 @@ export const useGroupsStore = defineStore("groups", () => {
       after = page.next;
     }
     members.value[id] = all;
+    useUsersStore().put(all.map((m) => m.user));
     return all;
   }
   function member(gid: number, uid: number): GroupMember | undefined {

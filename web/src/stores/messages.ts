@@ -421,24 +421,41 @@ export const useMessagesStore = defineStore("messages", () => {
     }
   }
 
+  /**
+   * Read counts are fetched again whenever they may have changed, so fetches of one message
+   * overlap and their answers can come back in any order. Each fetch is stamped when it is
+   * sent and an answer only lands if no later-sent fetch has landed already: the count shown
+   * is the newest the server gave, never an older answer that happened to arrive last.
+   */
+  const countStamps: Record<string, number> = {};
+  let countClock = 0;
   async function loadReadCounts(cid: number, seqs: number[]) {
     const map = (readCounts.value[cid] ??= {});
     await Promise.all(
       seqs.map(async (seq) => {
+        const stamp = ++countClock;
         try {
           const r = await api().readers(cid, seq);
+          const key = `${cid}:${seq}`;
+          if ((countStamps[key] ?? 0) > stamp) return;
+          countStamps[key] = stamp;
           map[seq] = r.read_count;
         } catch { /* not available */ }
       }),
     );
   }
 
-  /** A group member read up to `seq`: my messages at or below it gain a reader. */
+  /**
+   * A member read up to `seq`. Pigeon sends a group receipt to the senders of the messages it
+   * covers, so a receipt from someone else means my messages at or below `seq` may have gained
+   * a reader: fetch their counts again (once for a burst of receipts).
+   */
   function noteGroupRead(cid: number, userId: number, seq: number) {
     const me = useAuthStore().me;
     if (userId === me) return;
+    const w = windows.value[cid];
+    if (w && !w.items.some((m) => m.sender_id === me && m.seq <= seq)) return;
     refreshCountsSoon(cid);
-    void seq;
   }
 
   const countTimers: Record<number, ReturnType<typeof setTimeout>> = {};
@@ -499,6 +516,7 @@ export const useMessagesStore = defineStore("messages", () => {
   function reset() {
     for (const box of Object.values(outbox.value)) for (const o of box) releaseUpload(o);
     windows.value = {}; outbox.value = {}; typing.value = {}; readCounts.value = {};
+    for (const k of Object.keys(countStamps)) delete countStamps[k];
   }
 
   return {

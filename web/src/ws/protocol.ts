@@ -24,7 +24,7 @@ export interface MessagesFrame { type: "messages"; ref: string | null; conversat
 export interface ReadFrame { type: "read"; conversation_id: number; user_id: number; seq: number }
 export interface TypingFrame { type: "typing"; conversation_id: number; user_id: number }
 export interface EventFrame { type: "event"; event: string; data: Record<string, unknown> }
-export interface PresenceFrame { type: "presence"; user_id: number; online: boolean; devices: string[] }
+export interface PresenceFrame { type: "presence"; user_id: number; online: boolean; devices: string[]; last_seen?: number | null }
 export interface NoticeFrame { type: "notice"; conversation_id: number; last_seq: number }
 export interface ErrorFrame { type: "error"; ref: string | null; code: string; message: string }
 export interface KickedFrame { type: "kicked"; reason: string }
