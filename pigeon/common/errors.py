@@ -7,6 +7,8 @@ status, the gateway sends it in an ``error`` frame. The tree::
     ├── InvalidRequest (invalid_request, 422)
     │   ├── WeakPassword (weak_password, 422)
     │   ├── InvalidImage (invalid_image, 422)
+    │   ├── InvalidQuery (invalid_query, 422)
+    │   ├── InvalidCursor (invalid_cursor, 422)
     │   └── PayloadTooLarge (payload_too_large, 413)
     │       └── ImageTooLarge (image_too_large, 413)
     ├── Unauthorized (unauthorized, 401)
@@ -56,6 +58,14 @@ class WeakPassword(InvalidRequest):
 
 class InvalidImage(InvalidRequest):
     code, default_message = "invalid_image", "not a readable image"
+
+
+class InvalidQuery(InvalidRequest):
+    code, default_message = "invalid_query", "the search query is not valid"
+
+
+class InvalidCursor(InvalidRequest):
+    code, default_message = "invalid_cursor", "the cursor is not valid for this search"
 
 
 class PayloadTooLarge(InvalidRequest):
