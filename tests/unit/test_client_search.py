@@ -9,7 +9,7 @@ from pigeon.client import ApiError, PigeonClient
 
 pytestmark = pytest.mark.asyncio
 
-PAGE = {"hits": [], "next_cursor": None}
+PAGE: dict[str, object] = {"hits": [], "next_cursor": None}
 
 
 async def test_search_sends_the_query_and_options() -> None:
