@@ -113,11 +113,11 @@ async def find_texts(
         params["floors"] = [s.floor for s in scopes]
         conditions = ""
         for i, term in enumerate(terms):
-            params[f"t{i}"] = term.lower()
             if len(term) >= TRIGRAM:
                 params[f"t{i}"] = "%" + _like_escape(term) + "%"
                 conditions += f" AND {_PG_TEXT} ILIKE :t{i}"
             else:
+                params[f"t{i}"] = term.lower()
                 conditions += f" AND strpos(lower({_PG_TEXT}), :t{i}) > 0"
         score = "0.0::float8"
         if long_terms:

@@ -229,3 +229,21 @@ async def test_search_needs_a_login(server: Any) -> None:
         response = await http.get(server.http_url + "/api/v1/search/messages", params={"q": "x"})
     assert response.status_code == 401
     assert response.json()["error"]["code"] == "unauthorized"
+
+
+async def test_the_openapi_document_describes_search(server: Any) -> None:
+    async with httpx.AsyncClient() as http:
+        document = (await http.get(server.http_url + "/openapi.json")).json()
+    operation = document["paths"]["/api/v1/search/messages"]["get"]
+    assert operation.get("description")
+    assert {p["name"] for p in operation["parameters"]} == {
+        "q",
+        "conversation_id",
+        "cursor",
+        "limit",
+    }
+    schema = operation["responses"]["200"]["content"]["application/json"]["schema"]
+    assert schema["$ref"].endswith("/SearchPage")
+    assert {"401", "403", "422"} <= set(operation["responses"])
+    hit = document["components"]["schemas"]["SearchHit"]["properties"]
+    assert set(hit) == {"message", "snippet", "score"}
