@@ -2,7 +2,7 @@ import { ApiError } from "./errors";
 import type { TokenStore } from "./tokens";
 import type {
   Ack, Conversation, Device, Friend, FriendRequest, Group, GroupMember, Message, MessagePage,
-  PresenceInfo, Readers, Tokens, Upload, UploadKind, User,
+  PresenceInfo, Readers, SearchPage, Tokens, Upload, UploadKind, User,
 } from "./types";
 
 export type FetchLike = (input: string, init?: RequestInit) => Promise<Response>;
@@ -245,6 +245,10 @@ export class ApiClient {
     }
     if (res.status === 0) throw ApiError.network(new Error("the upload did not finish"));
     return this.parseText<Upload>(res.status, res.status >= 200 && res.status < 300, res.text);
+  }
+  searchMessages(q: string, opts: { conversation_id?: number; cursor?: string | null; limit?: number } = {}) {
+    const query = { q, conversation_id: opts.conversation_id, cursor: opts.cursor, limit: opts.limit };
+    return this.request<SearchPage>("GET", "/search/messages", undefined, { query });
   }
   markRead(id: number, seq: number) { return this.request<void>("POST", `/conversations/${id}/read`, { seq }); }
   recall(messageId: number) { return this.request<void>("POST", `/messages/${messageId}/recall`); }
