@@ -79,12 +79,10 @@ async def search_messages(
     cursor: str | None = None,
     limit: int = 20,
 ) -> SearchPage:
-    """The caller's visible text messages holding every term of ``query``, best first.
-
-    Relevance first (BM25 on SQLite, trigram similarity on PostgreSQL), newer first on a
-    tie; a query of 1-2 character terms only is ranked by recency within each
-    conversation's newest ``search.short_query_window`` messages.
-    """
+    """The caller's visible text messages holding every term of ``query``, best first:
+    the share of the text the terms cover, then newer first (:mod:`pigeon.storage.search`).
+    A query of 1-2 character terms only looks in each conversation's newest
+    ``search.short_query_window`` messages."""
     settings = ctx.settings.search
     terms = parse_query(query, max_chars=settings.max_query_chars, max_terms=settings.max_terms)
     fingerprint = _fingerprint(terms, conversation_id)
@@ -97,7 +95,12 @@ async def search_messages(
             raise NotMember()
         scopes = [_scope(m, indexed, settings.short_query_window) for m in memberships]
         rows = await store.find_texts(
-            conn, [s for s in scopes if s is not None], terms, after=after, limit=limit + 1
+            conn,
+            [s for s in scopes if s is not None],
+            terms,
+            after=after,
+            limit=limit + 1,
+            plan=store.Plan(probe=settings.index_probe, scan_max=settings.scan_max),
         )
     hits = [_hit(row, terms) for row in rows[:limit]]
     next_cursor = None
@@ -113,7 +116,7 @@ def _scope(membership: Any, indexed: bool, window: int) -> store.Scope | None:
         floor = max(floor, membership["last_seq"] - window)
     if membership["last_seq"] <= floor:
         return None
-    return store.Scope(membership["id"], floor)
+    return store.Scope(membership["id"], floor, membership["last_seq"])
 
 
 def _hit(row: Any, terms: list[str]) -> SearchHit:

@@ -164,6 +164,10 @@ class SearchSettings(BaseModel):
     # A query of 1-2 character terms only has no trigram to look up in the index: it scans
     # this many of each conversation's newest messages.
     short_query_window: int = 5000
+    # A query whose words the index finds in more than ``index_probe`` messages is answered
+    # by scanning what the user may see instead, when that is at most ``scan_max`` messages.
+    index_probe: int = 2000
+    scan_max: int = 50000
 
 
 class UploadSettings(BaseModel):

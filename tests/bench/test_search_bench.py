@@ -60,5 +60,5 @@ def test_search_scenario_runs_clean_at_a_tiny_size(tmp_path: Path) -> None:
     (run,) = result["runs"]
     assert run["ok"], run["check"]
     assert run["messages"] >= 3000
-    assert run["queries"] >= 33
+    assert run["queries"] >= 30  # the baseline requests are not searches
     assert run["by_kind"]["needle"]["mean_hits"] == 1.0
