@@ -30,7 +30,9 @@ from pigeon.common.protocol.frames import ReadReceiptFrame, TypingNoticeFrame
 from pigeon.storage import conversations as store
 from pigeon.storage import friends as friend_store
 from pigeon.storage import groups as group_store
+from pigeon.storage import hidden as hidden_store
 from pigeon.storage import messages as message_store
+from pigeon.storage import pins as pin_store
 
 
 def history_floor(membership: RowMapping | Mapping[str, Any]) -> int:
@@ -69,6 +71,7 @@ async def fetch_messages(
         membership = await require_member(conn, conversation_id, user_id)
         floor = history_floor(membership)
         if after is not None and membership["kind"] == "group":
+            ctx.recent.settle(conversation_id, membership["last_change"])
             found, more = await _page_after_recent(
                 ctx, conn, conversation_id, max(after, floor), limit
             )
@@ -81,6 +84,7 @@ async def fetch_messages(
             found, more = await message_store.page_before(
                 conn, conversation_id, upper, floor, limit
             )
+        found = await hidden_store.mask_hidden(conn, user_id, membership["hidden_change"], found)
     if before is None and not (after is not None and more):
         # Caught up (the end of a pull, or the newest page): settle a hot-group notice. A
         # pull that the group outran meanwhile answers "more" rather than with a notice.
@@ -170,6 +174,7 @@ async def recall_message(
             if now - row["created_at"] > ctx.settings.messaging.recall_window_s * 1000:
                 raise RecallWindowPassed()
         await message_store.mark_recalled(conn, message_id, now)
+        await pin_store.remove_pin(conn, row["conversation_id"], message_id)
         seq = await store.allocate_seq(conn, row["conversation_id"], now)
         body = {"message_id": message_id, "seq": row["seq"], "by": user_id}
         recall_id = await message_store.insert_message(

@@ -98,6 +98,7 @@ async def search_messages(
             conn,
             [s for s in scopes if s is not None],
             terms,
+            user_id=user_id,
             after=after,
             limit=limit + 1,
             plan=store.Plan(probe=settings.index_probe, scan_max=settings.scan_max),

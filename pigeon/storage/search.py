@@ -6,7 +6,7 @@ a list of terms that must all occur (case-insensitively, as substrings).
 
 Two ways to find them, chosen per query by what each would cost:
 
-- **index**: the trigram index (migration ``0005``: FTS5 on SQLite, pg_trgm on
+- **index**: the trigram index (migration ``0006``: FTS5 on SQLite, pg_trgm on
   PostgreSQL) gives the messages holding the terms of three characters or more,
   wherever they are; they are then kept if they are in scope. Cheap when the terms are
   rare, and independent of how much the caller may see.
@@ -63,6 +63,12 @@ class Plan:
     scan_max: int
 
 
+# Deleted for oneself (``hidden_messages``): history shows such a message masked, search
+# does not find it.
+_NOT_HIDDEN = (
+    " AND NOT EXISTS (SELECT 1 FROM hidden_messages h WHERE h.user_id = :uid"
+    " AND h.conversation_id = m.conversation_id AND h.seq = m.seq)"
+)
 _KEYSET = "WHERE score < :score OR (score = :score AND id < :after_id)"
 _PAGE = "ORDER BY score DESC, id DESC LIMIT :limit"
 
@@ -114,15 +120,17 @@ async def find_texts(
     scopes: list[Scope],
     terms: list[str],
     *,
+    user_id: int,
     after: After | None,
     limit: int,
     plan: Plan,
 ) -> list[RowMapping]:
-    """Up to ``limit`` message rows holding every term, best first, each with a ``score``."""
+    """Up to ``limit`` message rows holding every term, best first, each with a ``score``;
+    none that ``user_id`` deleted for themselves."""
     if not scopes or not terms:
         return []
     long_terms = [t for t in terms if len(t) >= TRIGRAM]
-    params: dict[str, object] = {"limit": limit, "probe": plan.probe + 1}
+    params: dict[str, object] = {"limit": limit, "probe": plan.probe + 1, "uid": user_id}
     params |= {f"t{i}": term.lower() for i, term in enumerate(terms)}
     if after is not None:
         params |= {"score": after.score, "after_id": after.message_id}
@@ -132,6 +140,7 @@ async def find_texts(
     column = _SQLITE_TEXT if sqlite else _PG_TEXT
     # Every term tested on the text (the index only narrows), and the share it covers.
     tests = "".join(f" AND {_contains(column, i, sqlite)}" for i in range(len(terms)))
+    tests += _NOT_HIDDEN
     score = _coverage(column, len(terms))
     if sqlite:
         params["scope"] = json.dumps([[s.conversation_id, s.floor] for s in scopes])

@@ -247,3 +247,25 @@ async def test_the_openapi_document_describes_search(server: Any) -> None:
     assert {"401", "403", "422"} <= set(operation["responses"])
     hit = document["components"]["schemas"]["SearchHit"]["properties"]
     assert set(hit) == {"message", "snippet", "score"}
+
+
+async def test_an_edit_is_found_by_its_new_text_and_a_hidden_message_by_nobody_who_hid_it(
+    make_client: MakeClient,
+) -> None:
+    alice = await make_client(connect=False)
+    bob = await make_client(connect=False)
+    cid = await make_friends(alice, bob)
+    ack = await alice.send_text("see you at the quince market", conversation_id=cid)
+    await alice.request(
+        "PATCH", f"/messages/{ack['message_id']}", json={"text": "see you at the 海边"}
+    )
+    assert texts(await bob.search_messages("quince")) == []
+    assert texts(await bob.search_messages("海边")) == ["see you at the 海边"]
+    assert texts(await bob.search_messages("see you")) == ["see you at the 海边"]
+
+    other = await alice.send_text("a quince for you", conversation_id=cid)
+    await bob.request(
+        "POST", f"/conversations/{cid}/hide", json={"message_ids": [other["message_id"]]}
+    )
+    assert texts(await bob.search_messages("quince")) == []
+    assert texts(await alice.search_messages("quince")) == ["a quince for you"]

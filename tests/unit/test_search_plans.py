@@ -57,7 +57,9 @@ async def found(
     conn: AsyncConnection, terms: list[str], plan: search.Plan, *, floor: int = 0, limit: int = 50
 ) -> list[tuple[int, int, float]]:
     scopes = [search.Scope(1, floor, len(TEXTS))]
-    rows = await search.find_texts(conn, scopes, terms, after=None, limit=limit, plan=plan)
+    rows = await search.find_texts(
+        conn, scopes, terms, user_id=1, after=None, limit=limit, plan=plan
+    )
     return [(r["conversation_id"], r["seq"], r["score"]) for r in rows]
 
 
@@ -94,7 +96,9 @@ async def test_pages_follow_on_by_keyset(conn: AsyncConnection) -> None:
     after = None
     paged: list[tuple[int, int, float]] = []
     for _ in range(5):
-        rows = await search.find_texts(conn, scopes, ["persimmon"], after=after, limit=2, plan=SCAN)
+        rows = await search.find_texts(
+            conn, scopes, ["persimmon"], user_id=1, after=after, limit=2, plan=SCAN
+        )
         paged += [(r["conversation_id"], r["seq"], r["score"]) for r in rows]
         if len(rows) < 2:
             break

@@ -1,11 +1,11 @@
 """full-text search of text messages: FTS5 trigram on SQLite, pg_trgm GIN on PostgreSQL
 
-Revision ID: 0005
-Revises: 0004
+Revision ID: 0006
+Revises: 0005
 Create Date: 2026-12-01 16:00:00.000000
 
 Both indexes hold the text of every text message not recalled, and both are kept by the
-database itself inside the transaction that stores or recalls a message, so the send
+database itself inside the transaction that stores, edits or recalls a message, so the send
 path's statements stay as they are: on SQLite triggers feed an external-content FTS5
 table (the content is a view, so the text is not stored twice); on PostgreSQL a partial
 expression index drops a recalled message by itself.
@@ -22,8 +22,8 @@ from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "0005"
-down_revision: str | None = "0004"
+revision: str = "0006"
+down_revision: str | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -41,6 +41,11 @@ SQLITE_TRIGGERS = (
     f"BEGIN {_DROP}; END",
     "CREATE TRIGGER messages_search_delete AFTER DELETE ON messages "
     f"WHEN old.kind = 'text' AND old.recalled_at IS NULL BEGIN {_DROP}; END",
+    # An edit: the old text leaves, the new one comes in.
+    "CREATE TRIGGER messages_search_edit AFTER UPDATE OF body ON messages "
+    "WHEN old.kind = 'text' AND old.recalled_at IS NULL AND new.recalled_at IS NULL "
+    f"AND old.body IS NOT new.body BEGIN {_DROP}; "
+    f"INSERT INTO message_search(rowid, text) VALUES (new.id, {_TEXT.format(row='new')}); END",
 )
 
 
@@ -69,7 +74,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     if op.get_bind().dialect.name == "sqlite":
-        for name in ("insert", "recall", "delete"):
+        for name in ("insert", "recall", "delete", "edit"):
             op.execute(f"DROP TRIGGER messages_search_{name}")
         op.execute("DROP TABLE message_search")
         op.execute("DROP VIEW message_texts")
