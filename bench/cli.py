@@ -23,6 +23,7 @@ from bench.loadgen import NOFILE_LIMIT, ConnSpec, PairSpec
 from bench.relay import IMPLEMENTATIONS
 from bench.report import machine, problems_text, table, write_json
 from bench.runner import LoadOptions, RunError, run_load
+from bench.search_cli import add_search_args, main_search
 from bench.servers import ServerError, add_database_args, start_embedded, start_relay
 from bench.sockets import add_sockets_args, run_sockets
 from bench.stats import RunFigures
@@ -419,6 +420,9 @@ def build_parser() -> argparse.ArgumentParser:
     sync = sub.add_parser("sync", help="one user syncs 10,000 messages waiting in 50 chats")
     add_sync_args(sync)
     add_cluster_args(sync)
+    search = sub.add_parser("search", help="full-text search over 1,000,000 messages, both modes")
+    add_search_args(search)
+    add_cluster_args(search)
     held = sub.add_parser("sockets", help="memory per idle authenticated socket, vs baselines")
     add_sockets_args(held)
     add_cluster_args(held)
@@ -462,6 +466,8 @@ def main(argv: list[str] | None = None) -> int:
         return with_scratch(lambda scratch: main_group(args, scratch, cluster_options(args)))
     if args.scenario == "sync":
         return with_scratch(lambda scratch: main_sync(args, scratch, cluster_options(args)))
+    if args.scenario == "search":
+        return with_scratch(lambda scratch: main_search(args, scratch, cluster_options(args)))
     if args.scenario == "sockets":
         held = Scratch(prefix="pigeon-sockets-")
         try:

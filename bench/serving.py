@@ -11,6 +11,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 from bench.cluster import ClusterOptions, start_cluster
@@ -32,6 +33,7 @@ class Served:
     gateways: list[str]
     pids: list[int]
     describe: dict[str, Any] = field(default_factory=dict)
+    data_dir: Path | None = None  # embedded: where its SQLite database is
 
 
 @contextmanager
@@ -42,7 +44,8 @@ def serve(mode: str, scratch: Any, copts: ClusterOptions, env: dict[str, str]) -
         data = scratch.path / f"data-{secrets.token_hex(3)}"
         proc, base = start_embedded(data, scratch.path, extra)
         try:
-            yield Served(mode, base, [base.replace("http://", "ws://") + "/ws"], [proc.proc.pid])
+            ws = [base.replace("http://", "ws://") + "/ws"]
+            yield Served(mode, base, ws, [proc.proc.pid], data_dir=data)
         finally:
             proc.stop()
         return

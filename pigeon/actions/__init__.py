@@ -11,8 +11,9 @@ throttle.py       the failed-login brake
 accounts.py       register, log in, refresh, log out, change password, profiles
 conversations.py  open a private conversation, list conversations, authorisation
 sending.py        send: checks, the group commit (a batch per transaction), the write
-messages.py       fetch history, mark read, recall, typing
+messages.py       fetch history (and who may see what), mark read, recall, typing
 gallery.py        a conversation's images, files and voice clips, newest first
+search.py         full-text search of the messages a user may see
 tips.py           system tips stored as messages ("Alice joined")
 friends.py        requests, friendships, remarks, blocks
 groups.py         create and manage groups, members, roles, readers

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -33,6 +35,17 @@ from pigeon.storage import messages as message_store
 from pigeon.storage import pins as pin_store
 
 
+def history_floor(membership: RowMapping | Mapping[str, Any]) -> int:
+    """The seq after which a member may see a conversation's messages.
+
+    One rule for every read of history (pages, search): a member sees messages after
+    ``visible_from_seq`` (their joining, unless the group shows new members its history);
+    someone who left has no membership row, so nothing of the conversation at all, and on
+    rejoining sees only what follows the new joining.
+    """
+    return int(membership["visible_from_seq"])
+
+
 @dataclass(frozen=True)
 class Page:
     conversation_id: int
@@ -56,7 +69,7 @@ async def fetch_messages(
     limit = max(1, min(limit, ctx.settings.messaging.page_limit_max))
     async with ctx.db.read() as conn:
         membership = await require_member(conn, conversation_id, user_id)
-        floor = membership["visible_from_seq"]
+        floor = history_floor(membership)
         if after is not None and membership["kind"] == "group":
             ctx.recent.settle(conversation_id, membership["last_change"])
             found, more = await _page_after_recent(

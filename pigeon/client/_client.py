@@ -495,6 +495,25 @@ class PigeonClient:
         ack: Frame = await self.request("POST", path, json=body)
         return ack
 
+    async def search_messages(
+        self,
+        query: str,
+        *,
+        conversation_id: int | None = None,
+        cursor: str | None = None,
+        limit: int = 20,
+    ) -> Frame:
+        """A page of the messages this user may see that hold every word of ``query``:
+        ``{"hits": [{"message", "snippet", "score"}], "next_cursor"}``. Pass
+        ``next_cursor`` back as ``cursor`` for the next page."""
+        params: dict[str, Any] = {"q": query, "limit": limit}
+        if conversation_id is not None:
+            params["conversation_id"] = conversation_id
+        if cursor is not None:
+            params["cursor"] = cursor
+        page: Frame = await self.request("GET", "/search/messages", params=params)
+        return page
+
     async def mark_read(self, conversation_id: int, seq: int) -> None:
         if self._ws is not None and self._ready.is_set():
             await self.send_frame({"type": "read", "conversation_id": conversation_id, "seq": seq})

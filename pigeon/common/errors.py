@@ -9,6 +9,8 @@ status, the gateway sends it in an ``error`` frame. The tree::
     │   ├── InvalidImage (invalid_image, 422)
     │   ├── NotEditable (not_editable, 422)
     │   ├── InvalidReaction (invalid_reaction, 422)
+    │   ├── InvalidQuery (invalid_query, 422)
+    │   ├── InvalidCursor (invalid_cursor, 422)
     │   └── PayloadTooLarge (payload_too_large, 413)
     │       └── ImageTooLarge (image_too_large, 413)
     ├── Unauthorized (unauthorized, 401)
@@ -69,6 +71,14 @@ class NotEditable(InvalidRequest):
 
 class InvalidReaction(InvalidRequest):
     code, default_message = "invalid_reaction", "a reaction is one emoji"
+
+
+class InvalidQuery(InvalidRequest):
+    code, default_message = "invalid_query", "the search query is not valid"
+
+
+class InvalidCursor(InvalidRequest):
+    code, default_message = "invalid_cursor", "the cursor is not valid for this search"
 
 
 class PayloadTooLarge(InvalidRequest):

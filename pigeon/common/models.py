@@ -89,6 +89,28 @@ class Message(Model):
     version: int = 0
 
 
+class SnippetPart(Model):
+    """A stretch of a search hit's text; ``match`` marks what the query matched."""
+
+    text: str
+    match: bool
+
+
+class SearchHit(Model):
+    """A message that matched a search, with where to find it and the match in context."""
+
+    message: Message
+    snippet: list[SnippetPart]
+    score: float
+
+
+class SearchPage(Model):
+    """Hits best first; ``next_cursor`` asks for the next page (None: this was the last)."""
+
+    hits: list[SearchHit]
+    next_cursor: str | None
+
+
 class Ack(Model):
     """Proof that a message is durably stored, with the place it was given."""
 

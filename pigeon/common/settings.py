@@ -163,6 +163,21 @@ class MessagingSettings(BaseModel):
     page_limit_max: int = 200
 
 
+class SearchSettings(BaseModel):
+    """Full-text search of messages."""
+
+    max_query_chars: int = 100
+    max_terms: int = 8
+    page_limit_max: int = 50
+    # A query of 1-2 character terms only has no trigram to look up in the index: it scans
+    # this many of each conversation's newest messages.
+    short_query_window: int = 5000
+    # A query whose words the index finds in more than ``index_probe`` messages is answered
+    # by scanning what the user may see instead, when that is at most ``scan_max`` messages.
+    index_probe: int = 2000
+    scan_max: int = 50000
+
+
 class UploadSettings(BaseModel):
     """Images, files and voice clips. Empty ``directory`` means ``<data_dir>/uploads``;
     in a cluster every API server must see the same directory (a shared volume)."""
@@ -238,6 +253,7 @@ class Settings(BaseSettings):
     presence: PresenceSettings = Field(default_factory=PresenceSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
     uploads: UploadSettings = Field(default_factory=UploadSettings)
+    search: SearchSettings = Field(default_factory=SearchSettings)
     http: HttpSettings = Field(default_factory=HttpSettings)
 
     @property

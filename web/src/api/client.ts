@@ -2,7 +2,7 @@ import { ApiError } from "./errors";
 import type { TokenStore } from "./tokens";
 import type {
   Ack, Conversation, Device, Friend, FriendRequest, Group, GroupMember, MediaKind, MediaPage, Message, MessagePage,
-  PresenceInfo, Readers, Tokens, Upload, UploadKind, User,
+  PresenceInfo, Readers, SearchPage, Tokens, Upload, UploadKind, User,
 } from "./types";
 
 export type FetchLike = (input: string, init?: RequestInit) => Promise<Response>;
@@ -270,6 +270,10 @@ export class ApiClient {
   /** A page of the conversation's gallery, newest first; `before` is the oldest seq held. */
   media(id: number, kinds: MediaKind[], before?: number, limit = 60) {
     return this.request<MediaPage>("GET", `/conversations/${id}/media`, undefined, { query: { kind: kinds, limit, before } });
+  }
+  searchMessages(q: string, opts: { conversation_id?: number; cursor?: string | null; limit?: number } = {}) {
+    const query = { q, conversation_id: opts.conversation_id, cursor: opts.cursor, limit: opts.limit };
+    return this.request<SearchPage>("GET", "/search/messages", undefined, { query });
   }
   markRead(id: number, seq: number) { return this.request<void>("POST", `/conversations/${id}/read`, { seq }); }
   recall(messageId: number) { return this.request<void>("POST", `/messages/${messageId}/recall`); }

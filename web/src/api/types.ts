@@ -99,6 +99,23 @@ export interface Ack {
   client_msg_id: string;
 }
 
+/** A stretch of a search hit's text; `match` marks what the query matched. */
+export interface SnippetPart {
+  text: string;
+  match: boolean;
+}
+
+export interface SearchHit {
+  message: Message;
+  snippet: SnippetPart[];
+  score: number;
+}
+
+export interface SearchPage {
+  hits: SearchHit[];
+  next_cursor: string | null;
+}
+
 export interface MessagePage {
   messages: Message[];
   has_more: boolean;
