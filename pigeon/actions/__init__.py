@@ -14,7 +14,8 @@ sending.py        send: checks, the group commit (a batch per transaction), the 
 messages.py       fetch history, mark read, recall, typing
 tips.py           system tips stored as messages ("Alice joined")
 friends.py        requests, friendships, remarks, blocks
-groups.py         create and manage groups, members, roles, readers
+groups.py         create and manage groups, members, roles, mutes, readers
+invites.py        invite links and join requests (joining through groups.admit)
 presence.py       online status settled per user and told to friends
 uploads.py        images, files and voice clips
 deliveries.py     the server push API's delivery-result stream

@@ -50,7 +50,7 @@ async def list_invites(conn: AsyncConnection, group_id: int) -> list[RowMapping]
 
 
 async def revoke_invite(conn: AsyncConnection, group_id: int, token: str, now: int) -> bool:
-    """True if the group had that link (revoking twice keeps the first time)."""
+    """True if the group had that link."""
     invite = group_invites.c
     result = await conn.execute(
         update(group_invites)
