@@ -74,7 +74,7 @@ class World:
     tokens: dict[str, str] = field(default_factory=dict)
     invite_token: str = ""  # a revoked link to the owner's group
 
-    def path_values(self, path: str) -> dict[str, list[int]]:
+    def path_values(self, path: str) -> dict[str, list[int] | list[str]]:
         target = self.owner.user_id if "/blocks/" in path else self.member.user_id
         return {
             "conversation_id": [self.group_conversation, self.private_conversation],
