@@ -16,7 +16,8 @@ gallery.py        a conversation's images, files and voice clips, newest first
 search.py         full-text search of the messages a user may see
 tips.py           system tips stored as messages ("Alice joined")
 friends.py        requests, friendships, remarks, blocks
-groups.py         create and manage groups, members, roles, readers
+groups.py         create and manage groups, members, roles, mutes, readers
+invites.py        invite links and join requests (joining through groups.admit)
 presence.py       online status settled per user and told to friends
 uploads.py        images, files, voice clips and avatars
 deliveries.py     the server push API's delivery-result stream

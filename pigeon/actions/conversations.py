@@ -236,4 +236,6 @@ def group_from_row(row: RowMapping, my_role: str | None, hot_threshold: int) -> 
         hot=bool(row["hot"]) or row["member_count"] >= hot_threshold,
         marked_hot=bool(row["hot"]),
         my_role=my_role,
+        join_mode=row["join_mode"],
+        muted_all=bool(row["muted_all"]),
     )

@@ -5,7 +5,9 @@ Who may do what (the pure rules at the top, tested on their own):
     read, send, set own alias      any member
     rename, notice, avatar         owner, admins
     invite                         owner, admins (members too if ``members_can_invite``)
-    kick                           owner: anyone; admins: members only
+    kick, mute                     owner: anyone; admins: members only
+    mute all, join mode            owner, admins
+    invite links, join requests    owner, admins
     set/unset admins, transfer     owner
     dissolve                       owner
     quit                           anyone but the owner (who transfers or dissolves first)
@@ -44,7 +46,7 @@ from pigeon.common.errors import (
     NotMember,
     NotOwner,
 )
-from pigeon.common.models import Group, GroupMember, GroupRole, Message, User
+from pigeon.common.models import Group, GroupMember, GroupRole, JoinMode, Message, User
 from pigeon.common.protocol.frames import EventFrame
 from pigeon.common.settings import MessagingSettings
 from pigeon.storage import friends as friend_store
@@ -77,6 +79,14 @@ def check_can_kick(role: str, target_role: str) -> None:
         raise NotAdmin()
     if target_role == "owner" or (target_role == "admin" and role != "owner"):
         raise Forbidden("admins cannot remove the owner or other admins")
+
+
+def check_can_mute(role: str, target_role: str) -> None:
+    """Like kicking: the owner mutes anyone but themselves; admins ordinary members only."""
+    if role not in MANAGERS:
+        raise NotAdmin()
+    if target_role == "owner" or (target_role == "admin" and role != "owner"):
+        raise Forbidden("admins cannot mute the owner or other admins")
 
 
 def check_is_owner(role: str) -> None:
@@ -112,7 +122,7 @@ class Change:
         self.tips.append((change, tip, list(user_ids)))
 
 
-async def _announce(ctx: Context, change: Change) -> None:
+async def announce(ctx: Context, change: Change) -> None:
     """After commit: each tip to the members, then one ``group_updated`` event per change."""
     if change.group is None:
         return
@@ -140,7 +150,7 @@ async def _announce(ctx: Context, change: Change) -> None:
     await ctx.publish(publications)
 
 
-async def _load(
+async def load_as_member(
     conn: AsyncConnection, group_id: int, user_id: int, *, allow_dissolved: bool = False
 ) -> tuple[RowMapping, GroupRole]:
     """The locked group row and the caller's role; outsiders cannot tell if it exists."""
@@ -185,7 +195,7 @@ async def _resize(ctx: Context, conn: AsyncConnection, group: RowMapping, delta:
     await store.update_group(conn, group["conversation_id"], member_count=count)
 
 
-async def _finish(conn: AsyncConnection, change: Change, group_id: int) -> None:
+async def finish(conn: AsyncConnection, change: Change, group_id: int) -> None:
     change.group = await store.find_group(conn, group_id)
 
 
@@ -226,8 +236,8 @@ async def create_group(ctx: Context, user_id: int, name: str, member_ids: list[i
             user_ids=others,
         )
         change.add("group_created", tip, others)
-        await _finish(conn, change, group_id)
-    await _announce(ctx, change)
+        await finish(conn, change, group_id)
+    await announce(ctx, change)
     assert change.group is not None
     return group_from_row(change.group, "owner", ctx.settings.messaging.hot_group_threshold)
 
@@ -250,9 +260,12 @@ async def update_group(
     notice: str | None = None,
     avatar_url: str | None = None,
     hot: bool | None = None,
+    join_mode: JoinMode | None = None,
+    muted_all: bool | None = None,
 ) -> Group:
-    """Owner/admins change the name, notice or avatar (one tip per field that changed), or
-    mark the group hot: push + pull whatever its size (an event, no tip)."""
+    """Owner/admins change the name, notice or avatar (one tip per field that changed),
+    mute the group for all but themselves (a tip), or set how invite links join or mark
+    the group hot: push + pull whatever its size (an event each, no tip)."""
     if name is not None:
         name = clean_name(name)
     if notice is not None and len(notice) > MAX_NOTICE_CHARS:
@@ -263,7 +276,7 @@ async def update_group(
         await check_avatar_url(ctx, avatar_url)
     change = Change(by=user_id)
     async with ctx.transaction() as (conn, _):
-        group, role = await _load(conn, group_id, user_id)
+        group, role = await load_as_member(conn, group_id, user_id)
         check_can_manage(role)
         actor = display_name((await get_users(conn, [user_id])).get(user_id))
         now = now_ms()
@@ -280,29 +293,54 @@ async def update_group(
                 conn, group_id, event, text, by=user_id, now=now, **{column: value}
             )
             change.add(event, tip)
+        if muted_all is not None and muted_all != bool(group["muted_all"]):
+            await store.update_group(conn, group_id, muted_all=muted_all)
+            event = "group_muted" if muted_all else "group_unmuted"
+            text = (
+                f"{actor} muted the group: only the owner and admins may speak"
+                if muted_all
+                else f"{actor} unmuted the group"
+            )
+            change.add(event, await post_tip(conn, group_id, event, text, by=user_id, now=now))
         if hot is not None and hot != bool(group["hot"]):
             await store.update_group(conn, group_id, hot=hot)
             change.add("hot_changed", None)
-        await _finish(conn, change, group_id)
-    await _announce(ctx, change)
+        if join_mode is not None and join_mode != group["join_mode"]:
+            await store.update_group(conn, group_id, join_mode=join_mode)
+            change.add("join_mode_changed", None)
+        await finish(conn, change, group_id)
+    await announce(ctx, change)
     assert change.group is not None
     return group_from_row(change.group, role, ctx.settings.messaging.hot_group_threshold)
 
 
+def member_from_row(row: RowMapping, user: User) -> GroupMember:
+    return GroupMember(
+        user=user,
+        role=row["role"],
+        alias=row["alias"],
+        joined_at=row["joined_at"],
+        muted_until=row["send_muted_until"] if row["send_muted_until"] > now_ms() else 0,
+    )
+
+
 async def list_members(
-    ctx: Context, user_id: int, group_id: int, *, after_user_id: int = 0, limit: int = 100
+    ctx: Context,
+    user_id: int,
+    group_id: int,
+    *,
+    after_user_id: int = 0,
+    limit: int = 100,
+    prefix: str = "",
 ) -> tuple[list[GroupMember], int | None]:
-    """A page of members by user id, and the ``after_user_id`` of the next page (or None)."""
+    """A page of members by user id, and the ``after_user_id`` of the next page (or None);
+    with a ``prefix``, the members whose username, nickname or alias starts with it."""
     async with ctx.db.read() as conn:
         await require_member(conn, group_id, user_id)
-        rows = await store.member_page(conn, group_id, after_user_id, limit + 1)
+        rows = await store.member_page(conn, group_id, after_user_id, limit + 1, prefix.strip())
         users = await get_users(conn, [r["user_id"] for r in rows[:limit]])
     members = [
-        GroupMember(
-            user=users[r["user_id"]], role=r["role"], alias=r["alias"], joined_at=r["joined_at"]
-        )
-        for r in rows[:limit]
-        if r["user_id"] in users
+        member_from_row(r, users[r["user_id"]]) for r in rows[:limit] if r["user_id"] in users
     ]
     following = rows[limit - 1]["user_id"] if len(rows) > limit else None
     return members, following
@@ -312,42 +350,59 @@ async def invite_members(ctx: Context, user_id: int, group_id: int, user_ids: li
     """Add users; they see history from their joining on (unless the settings say all)."""
     change = Change(by=user_id)
     async with ctx.transaction() as (conn, _):
-        group, role = await _load(conn, group_id, user_id)
+        group, role = await load_as_member(conn, group_id, user_id)
         check_can_invite(role, ctx.settings.messaging)
         wanted = [uid for uid in dict.fromkeys(user_ids) if uid != user_id]
         present = await store.roles_of(conn, group_id, wanted)
         new = [uid for uid in wanted if uid not in present]
         if new:
             users = await _check_invitable(ctx, conn, user_id, new)
-            check_size(group["member_count"] + len(new), ctx.settings.messaging)
-            now = now_ms()
-            visible_from = (
-                0
-                if ctx.settings.messaging.new_members_see_history
-                else await store.last_seq(conn, group_id)
-            )
-            await store.add_members(
-                conn,
-                group_id,
-                [(uid, "member") for uid in new],
-                visible_from_seq=visible_from,
-                now=now,
-            )
-            await _resize(ctx, conn, group, len(new))
-            tip = await post_tip(
-                conn,
-                group_id,
-                "member_joined",
-                f"{display_name(users[user_id])} invited {name_list([users[u] for u in new])}",
-                by=user_id,
-                now=now,
-                user_ids=new,
-            )
-            change.add("member_joined", tip, new)
-        await _finish(conn, change, group_id)
-    await _announce(ctx, change)
+            text = f"{display_name(users[user_id])} invited {name_list([users[u] for u in new])}"
+            await admit(ctx, conn, group, new, change, text)
+        await finish(conn, change, group_id)
+    await announce(ctx, change)
     assert change.group is not None
     return group_from_row(change.group, role, ctx.settings.messaging.hot_group_threshold)
+
+
+async def admit(
+    ctx: Context,
+    conn: AsyncConnection,
+    group: RowMapping,
+    user_ids: list[int],
+    change: Change,
+    text: str,
+    **tip_fields: object,
+) -> None:
+    """Add new members (who see history from now on, unless the settings say all) with
+    the ``member_joined`` tip: every way into a group comes through here."""
+    group_id = group["conversation_id"]
+    check_size(group["member_count"] + len(user_ids), ctx.settings.messaging)
+    now = now_ms()
+    visible_from = (
+        0
+        if ctx.settings.messaging.new_members_see_history
+        else await store.last_seq(conn, group_id)
+    )
+    await store.add_members(
+        conn,
+        group_id,
+        [(uid, "member") for uid in user_ids],
+        visible_from_seq=visible_from,
+        now=now,
+    )
+    await _resize(ctx, conn, group, len(user_ids))
+    tip = await post_tip(
+        conn,
+        group_id,
+        "member_joined",
+        text,
+        by=change.by,
+        now=now,
+        user_ids=user_ids,
+        **tip_fields,
+    )
+    change.add("member_joined", tip, user_ids)
 
 
 async def kick_member(ctx: Context, user_id: int, group_id: int, target_id: int) -> None:
@@ -356,7 +411,7 @@ async def kick_member(ctx: Context, user_id: int, group_id: int, target_id: int)
         raise InvalidRequest("to leave a group, quit it")
     change = Change(by=user_id, removed=[target_id])
     async with ctx.transaction() as (conn, _):
-        group, role = await _load(conn, group_id, user_id)
+        group, role = await load_as_member(conn, group_id, user_id)
         check_can_kick(role, await _target_role(conn, group_id, target_id))
         users = await get_users(conn, [user_id, target_id])
         await store.remove_member(conn, group_id, target_id)
@@ -371,8 +426,36 @@ async def kick_member(ctx: Context, user_id: int, group_id: int, target_id: int)
             user_ids=[target_id],
         )
         change.add("member_kicked", tip, [target_id])
-        await _finish(conn, change, group_id)
-    await _announce(ctx, change)
+        await finish(conn, change, group_id)
+    await announce(ctx, change)
+
+
+async def mute_member(
+    ctx: Context, user_id: int, group_id: int, target_id: int, duration_s: int
+) -> GroupMember:
+    """Keep a member from sending for ``duration_s`` seconds (0: lift the mute); a tip."""
+    limit = ctx.settings.messaging.max_member_mute_s
+    if not 0 <= duration_s <= limit:
+        raise InvalidRequest(f"a mute lasts 0-{limit} seconds")
+    change = Change(by=user_id)
+    async with ctx.transaction() as (conn, _):
+        _group, role = await load_as_member(conn, group_id, user_id)
+        check_can_mute(role, await _target_role(conn, group_id, target_id))
+        now = now_ms()
+        until = now + duration_s * 1000 if duration_s else 0
+        await store.set_send_mute(conn, group_id, target_id, until)
+        users = await get_users(conn, [user_id, target_id])
+        actor, target = display_name(users.get(user_id)), display_name(users.get(target_id))
+        event = "member_muted" if until else "member_unmuted"
+        text = f"{actor} muted {target}" if until else f"{actor} unmuted {target}"
+        tip = await post_tip(
+            conn, group_id, event, text, by=user_id, now=now, user_ids=[target_id], until=until
+        )
+        change.add(event, tip, [target_id])
+        row = (await store.member_page(conn, group_id, target_id - 1, 1))[0]
+        await finish(conn, change, group_id)
+    await announce(ctx, change)
+    return member_from_row(row, users[target_id])
 
 
 async def quit_group(ctx: Context, user_id: int, group_id: int) -> None:
@@ -380,7 +463,7 @@ async def quit_group(ctx: Context, user_id: int, group_id: int) -> None:
     a dissolved group (quietly: it takes no more tips)."""
     change = Change(by=user_id, removed=[user_id])
     async with ctx.transaction() as (conn, _):
-        group, role = await _load(conn, group_id, user_id, allow_dissolved=True)
+        group, role = await load_as_member(conn, group_id, user_id, allow_dissolved=True)
         dissolved = group["dissolved_at"] is not None
         if role == "owner" and not dissolved:
             raise Forbidden("the owner must transfer ownership or dissolve the group first")
@@ -399,15 +482,15 @@ async def quit_group(ctx: Context, user_id: int, group_id: int) -> None:
                 user_ids=[user_id],
             )
         change.add("member_left", tip, [user_id])
-        await _finish(conn, change, group_id)
-    await _announce(ctx, change)
+        await finish(conn, change, group_id)
+    await announce(ctx, change)
 
 
 async def dissolve_group(ctx: Context, user_id: int, group_id: int) -> None:
     """The owner ends the group: history stays readable, nothing more can be sent."""
     change = Change(by=user_id)
     async with ctx.transaction() as (conn, _):
-        _group, role = await _load(conn, group_id, user_id)
+        _group, role = await load_as_member(conn, group_id, user_id)
         check_is_owner(role)
         users = await get_users(conn, [user_id])
         now = now_ms()
@@ -421,8 +504,8 @@ async def dissolve_group(ctx: Context, user_id: int, group_id: int) -> None:
         )
         await store.update_group(conn, group_id, dissolved_at=now)
         change.add("group_dissolved", tip)
-        await _finish(conn, change, group_id)
-    await _announce(ctx, change)
+        await finish(conn, change, group_id)
+    await announce(ctx, change)
 
 
 async def transfer_ownership(ctx: Context, user_id: int, group_id: int, target_id: int) -> Group:
@@ -431,7 +514,7 @@ async def transfer_ownership(ctx: Context, user_id: int, group_id: int, target_i
         raise InvalidRequest("you already own this group")
     change = Change(by=user_id)
     async with ctx.transaction() as (conn, _):
-        _group, role = await _load(conn, group_id, user_id)
+        _group, role = await load_as_member(conn, group_id, user_id)
         check_is_owner(role)
         await _target_role(conn, group_id, target_id)
         await store.set_role(conn, group_id, target_id, "owner")
@@ -449,8 +532,8 @@ async def transfer_ownership(ctx: Context, user_id: int, group_id: int, target_i
             user_ids=[target_id],
         )
         change.add("owner_transferred", tip, [target_id])
-        await _finish(conn, change, group_id)
-    await _announce(ctx, change)
+        await finish(conn, change, group_id)
+    await announce(ctx, change)
     assert change.group is not None
     return group_from_row(change.group, "member", ctx.settings.messaging.hot_group_threshold)
 
@@ -461,7 +544,7 @@ async def set_admin(
     """The owner makes a member an admin, or an admin a member again."""
     change = Change(by=user_id)
     async with ctx.transaction() as (conn, _):
-        _group, role = await _load(conn, group_id, user_id)
+        _group, role = await load_as_member(conn, group_id, user_id)
         check_is_owner(role)
         if target_id == user_id:
             raise InvalidRequest("the owner's role cannot change this way")
@@ -484,8 +567,8 @@ async def set_admin(
             user_ids=[target_id],
         )
         change.add(name, tip, [target_id])
-        await _finish(conn, change, group_id)
-    await _announce(ctx, change)
+        await finish(conn, change, group_id)
+    await announce(ctx, change)
 
 
 async def set_alias(ctx: Context, user_id: int, group_id: int, alias: str) -> GroupMember:
@@ -495,13 +578,13 @@ async def set_alias(ctx: Context, user_id: int, group_id: int, alias: str) -> Gr
         raise InvalidRequest(f"aliases are limited to {MAX_ALIAS_CHARS} characters")
     change = Change(by=user_id)
     async with ctx.transaction() as (conn, _):
-        _group, role = await _load(conn, group_id, user_id)
+        _group, role = await load_as_member(conn, group_id, user_id)
         await store.set_alias(conn, group_id, user_id, alias)
         row = (await store.member_page(conn, group_id, user_id - 1, 1))[0]
         users = await get_users(conn, [user_id])
         change.add("alias_changed", None, [user_id])
-        await _finish(conn, change, group_id)
-    await _announce(ctx, change)
+        await finish(conn, change, group_id)
+    await announce(ctx, change)
     return GroupMember(user=users[user_id], role=role, alias=alias, joined_at=row["joined_at"])
 
 

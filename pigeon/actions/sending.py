@@ -34,7 +34,9 @@ from pigeon.common.errors import (
     Conflict,
     Forbidden,
     GroupDissolved,
+    GroupMuted,
     InvalidRequest,
+    MemberMuted,
     NotFound,
     NotFriends,
     NotMember,
@@ -534,6 +536,8 @@ def _decide(job: _SendJob, row: Mapping[Any, Any] | None, group_roles: dict[int,
     if row["kind"] == "group":
         if row["dissolved_at"] is not None:
             raise GroupDissolved()
+        if row["existing_id"] is None:  # a retry of a stored message gets its ack
+            _check_may_speak(row)
         mention_all = draft.mention_all
         if mention_all and row["role"] not in ("owner", "admin"):
             raise Forbidden("only the group owner or admins may mention everyone")
@@ -549,6 +553,14 @@ def _decide(job: _SendJob, row: Mapping[Any, Any] | None, group_roles: dict[int,
     return _Plan(
         conversation_id, peer_id, False, members, mentions, False, friendship, row["existing_id"]
     )
+
+
+def _check_may_speak(row: Mapping[Any, Any]) -> None:
+    """A group's mutes: the sender's own, and mute-all (which spares owner and admins)."""
+    if row["send_muted_until"] > now_ms():
+        raise MemberMuted()
+    if row["muted_all"] and row["role"] not in ("owner", "admin"):
+        raise GroupMuted()
 
 
 def _check_peer(row: Mapping[Any, Any], require_friendship: bool) -> None:

@@ -539,6 +539,51 @@ class PigeonClient:
         unreacted: Message = await self.request("DELETE", path)
         return unreacted
 
+    # -- group administration -------------------------------------------------------------
+
+    async def create_invite(
+        self, group_id: int, *, expires_in_s: int | None = None, max_uses: int | None = None
+    ) -> Frame:
+        """A new invite link of the group (owner/admins); its ``token`` is the secret."""
+        body = {"expires_in_s": expires_in_s, "max_uses": max_uses}
+        invite: Frame = await self.request(
+            "POST",
+            f"/groups/{group_id}/invites",
+            json={k: v for k, v in body.items() if v is not None},
+        )
+        return invite
+
+    async def preview_invite(self, token: str) -> Frame:
+        preview: Frame = await self.request("GET", f"/invites/{quote(token, safe='')}")
+        return preview
+
+    async def join_by_invite(self, token: str) -> Frame:
+        """``{"status": "joined", "group"}``, or ``{"status": "requested"}`` if the group
+        takes approval."""
+        joined: Frame = await self.request("POST", f"/invites/{quote(token, safe='')}/join")
+        return joined
+
+    async def answer_join_request(self, group_id: int, user_id: int, *, approve: bool) -> None:
+        verb = "approve" if approve else "decline"
+        await self.request("POST", f"/groups/{group_id}/join-requests/{user_id}/{verb}")
+
+    async def mute_member(self, group_id: int, user_id: int, duration_s: int) -> Frame:
+        member: Frame = await self.request(
+            "PUT", f"/groups/{group_id}/mutes/{user_id}", json={"duration_s": duration_s}
+        )
+        return member
+
+    async def unmute_member(self, group_id: int, user_id: int) -> Frame:
+        member: Frame = await self.request("DELETE", f"/groups/{group_id}/mutes/{user_id}")
+        return member
+
+    async def search_members(self, group_id: int, q: str, **params: Any) -> Frame:
+        """A page of the members whose username, nickname or alias starts with ``q``."""
+        page: Frame = await self.request(
+            "GET", f"/groups/{group_id}/members", params={"q": q, **params}
+        )
+        return page
+
     async def changes(self, conversation_id: int, after: int = 0) -> list[Message]:
         """Every message of the conversation changed after version ``after``, applied to
         the messages held here too."""

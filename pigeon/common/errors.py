@@ -22,6 +22,8 @@ status, the gateway sends it in an ``error`` frame. The tree::
     │   ├── NotMember (not_member, 403)
     │   ├── NotAdmin (not_admin, 403)
     │   ├── NotOwner (not_owner, 403)
+    │   ├── MemberMuted (member_muted, 403)
+    │   ├── GroupMuted (group_muted, 403)
     │   ├── RecallWindowPassed (recall_window_passed, 403)
     │   └── EditWindowPassed (edit_window_passed, 403)
     ├── NotFound (not_found, 404)
@@ -30,10 +32,15 @@ status, the gateway sends it in an ``error`` frame. The tree::
     │   ├── AlreadyFriends (already_friends, 409)
     │   ├── RequestNotPending (request_not_pending, 409)
     │   ├── GroupFull (group_full, 409)
+    │   ├── JoinRequestPending (join_request_pending, 409)
     │   ├── TooManyReactions (too_many_reactions, 409)
     │   ├── TooManyPinned (too_many_pinned, 409)
     │   └── ClientMsgIdReused (client_msg_id_reused, 409)
     ├── GroupDissolved (group_dissolved, 410)
+    ├── InviteGone (invite_gone, 410)
+    │   ├── InviteExpired (invite_expired, 410)
+    │   ├── InviteRevoked (invite_revoked, 410)
+    │   └── InviteUsedUp (invite_used_up, 410)
     ├── RateLimited (rate_limited, 429)
     └── Unavailable (unavailable, 503)
 """
@@ -125,6 +132,14 @@ class NotOwner(Forbidden):
     code, default_message = "not_owner", "only the group owner may do this"
 
 
+class MemberMuted(Forbidden):
+    code, default_message = "member_muted", "you are muted in this group"
+
+
+class GroupMuted(Forbidden):
+    code, default_message = "group_muted", "only the group owner or admins may speak now"
+
+
 class RecallWindowPassed(Forbidden):
     code, default_message = "recall_window_passed", "the message is too old to recall"
 
@@ -164,6 +179,13 @@ class GroupFull(Conflict):
     code, default_message = "group_full", "the group has reached its maximum size"
 
 
+class JoinRequestPending(Conflict):
+    code, default_message = (
+        "join_request_pending",
+        "you already asked to join this group; wait for an answer",
+    )
+
+
 class TooManyPinned(Conflict):
     code, default_message = "too_many_pinned", "no more can be pinned"
 
@@ -174,6 +196,22 @@ class TooManyReactions(Conflict):
 
 class GroupDissolved(PigeonError):
     code, status, default_message = "group_dissolved", 410, "the group was dissolved"
+
+
+class InviteGone(PigeonError):
+    code, status, default_message = "invite_gone", 410, "the invite link no longer works"
+
+
+class InviteExpired(InviteGone):
+    code, default_message = "invite_expired", "the invite link has expired"
+
+
+class InviteRevoked(InviteGone):
+    code, default_message = "invite_revoked", "the invite link was revoked"
+
+
+class InviteUsedUp(InviteGone):
+    code, default_message = "invite_used_up", "the invite link has been used up"
 
 
 class RateLimited(PigeonError):

@@ -19,6 +19,7 @@ MediaKind = Literal["image", "file", "voice"]
 MEDIA_KINDS: tuple[MediaKind, ...] = ("image", "file", "voice")
 ConversationKind = Literal["private", "group"]
 GroupRole = Literal["owner", "admin", "member"]
+JoinMode = Literal["link", "approval"]  # invite links join at once, or file a request
 
 
 class Model(BaseModel):
@@ -142,6 +143,8 @@ class Group(Model):
     hot: bool = False  # delivered by push + pull: members get notices and pull
     marked_hot: bool = False  # made hot by an owner or admin, whatever the size
     my_role: GroupRole | None = None
+    join_mode: JoinMode = "link"
+    muted_all: bool = False  # only the owner and admins may send
 
 
 class ConversationSettings(Model):
@@ -217,6 +220,36 @@ class GroupMember(Model):
     role: GroupRole
     alias: str
     joined_at: int
+    muted_until: int = 0  # ms; set by the owner or admins: no sends until then (0: none)
+
+
+class GroupInvite(Model):
+    """A link to join a group; ``token`` is the secret in it."""
+
+    token: str
+    group_id: int
+    created_by: int
+    created_at: int
+    expires_at: int | None = None  # ms; None: never
+    max_uses: int | None = None  # None: unlimited
+    uses: int = 0
+    revoked: bool = False
+
+
+class InvitePreview(Model):
+    """What a logged-in user sees of a group before joining it by a link."""
+
+    group_id: int
+    name: str
+    avatar_url: str
+    member_count: int
+    join_mode: JoinMode
+
+
+class JoinRequest(Model):
+    user: User
+    group_id: int
+    created_at: int
 
 
 class Upload(Model):

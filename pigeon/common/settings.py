@@ -160,6 +160,8 @@ class MessagingSettings(BaseModel):
     members_can_invite: bool = False
     hot_group_threshold: int = 500
     new_members_see_history: bool = False
+    # The longest an owner or admin may mute a group member for.
+    max_member_mute_s: int = 30 * 86400
     page_limit_max: int = 200
 
 

@@ -8,7 +8,8 @@ conversations.py  conversations, members, read markers, sequence allocation
 sending.py        a send's checks and its write, alone or for a whole batch of sends
 messages.py       messages (each stored with its hand-off row) and pages by seq
 handoffs.py       hand-off rows: committed messages not yet fanned out
-groups.py         groups, roles and member pages
+groups.py         groups, roles, mutes and member pages (searchable)
+invites.py        invite links and join requests
 friends.py        friendships, requests and blocks
 presence.py       whose presence friends should hear of
 activity.py       conversations active since a time (notices after lost pushes)

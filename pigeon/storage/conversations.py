@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from sqlalchemy import BindParameter, Update, and_, bindparam, exists, func, select, update
+from sqlalchemy import BindParameter, Update, and_, bindparam, exists, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -119,7 +119,12 @@ async def allocate_seq_guarded(
 
     One statement re-asserts, under the conversation's row lock, what the send's checks
     found: the sender is a member, the peer has not blocked them (and they are friends if
-    required), the group is not dissolved.
+    required), the group is not dissolved, the sender is not muted in it, nor is it muted
+    for all but its owner and admins.
+
+    A rule changed after the checks is caught here; one committed while this statement
+    runs orders the send before the change (as if sent a moment earlier). No send that
+    starts after a mute's commit gets through.
     """
     statement = guarded_seq_statement(
         peer=peer_id is not None, friendship=require_friendship, open_group=open_group
@@ -151,9 +156,22 @@ def guarded_seq_statement(*, peer: bool, friendship: bool, open_group: bool) -> 
                 )
             )
     if open_group:
-        rules.append(
-            ~exists().where(groups.c.conversation_id == cid, groups.c.dissolved_at.is_not(None))
-        )
+        now: BindParameter[int] = bindparam("now")
+        rules += [
+            ~exists().where(groups.c.conversation_id == cid, groups.c.dissolved_at.is_not(None)),
+            # Not muted in the group, and (if it is muted for all) one of its managers.
+            exists().where(
+                member.conversation_id == cid,
+                member.user_id == sender,
+                member.send_muted_until <= now,
+                # Not IN: the send statements are compiled once, without expanding lists.
+                or_(
+                    member.role == "owner",
+                    member.role == "admin",
+                    ~exists().where(groups.c.conversation_id == cid, groups.c.muted_all),
+                ),
+            ),
+        ]
     return (
         update(conversations)
         .where(*rules)

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from pigeon.storage.schema import conversation_members, conversations, groups, messages
+from pigeon.storage.schema import conversation_members, conversations, groups, messages, users
 
 ID_CHUNK = 500
 
@@ -136,19 +136,56 @@ async def set_alias(conn: AsyncConnection, conversation_id: int, user_id: int, a
 
 
 async def member_page(
-    conn: AsyncConnection, conversation_id: int, after_user_id: int, limit: int
+    conn: AsyncConnection,
+    conversation_id: int,
+    after_user_id: int,
+    limit: int,
+    prefix: str = "",
 ) -> list[RowMapping]:
-    """Member rows with user id > ``after_user_id``, ascending, at most ``limit``."""
+    """Member rows with user id > ``after_user_id``, ascending, at most ``limit``;
+    with a ``prefix``, only those whose username, nickname or alias starts with it (any
+    case)."""
+    member = conversation_members.c
     query = (
         select(conversation_members)
-        .where(
-            conversation_members.c.conversation_id == conversation_id,
-            conversation_members.c.user_id > after_user_id,
-        )
-        .order_by(conversation_members.c.user_id)
+        .where(member.conversation_id == conversation_id, member.user_id > after_user_id)
+        .order_by(member.user_id)
         .limit(limit)
     )
+    if prefix:
+        wanted = prefix.lower()
+        query = query.join(users, users.c.id == member.user_id).where(
+            or_(
+                *(
+                    func.lower(column).startswith(wanted, autoescape=True)
+                    for column in (users.c.username, users.c.nickname, member.alias)
+                )
+            )
+        )
     return list((await conn.execute(query)).mappings())
+
+
+async def set_send_mute(
+    conn: AsyncConnection, conversation_id: int, user_id: int, until: int
+) -> None:
+    """No sends from the member until ``until`` (ms; 0 lifts it)."""
+    await conn.execute(
+        update(conversation_members)
+        .where(
+            conversation_members.c.conversation_id == conversation_id,
+            conversation_members.c.user_id == user_id,
+        )
+        .values(send_muted_until=until)
+    )
+
+
+async def manager_ids(conn: AsyncConnection, conversation_id: int) -> list[int]:
+    """The owner and admins."""
+    query = select(conversation_members.c.user_id).where(
+        conversation_members.c.conversation_id == conversation_id,
+        conversation_members.c.role.in_(("owner", "admin")),
+    )
+    return list((await conn.execute(query)).scalars())
 
 
 async def member_id_page(

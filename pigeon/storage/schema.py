@@ -112,6 +112,8 @@ conversation_members = Table(
     Column("archived", Boolean, nullable=False, server_default="0"),
     # Counts the member's "delete for me" actions, so their devices know to catch up.
     Column("hidden_change", BigInteger, nullable=False, server_default="0"),
+    # Set by a group's owner or admins: no sends from this member until then (ms).
+    Column("send_muted_until", BigInteger, nullable=False, server_default="0"),
     Column("joined_at", BigInteger, nullable=False),
     Index("ix_conversation_members_user", "user_id", "conversation_id"),
 )
@@ -216,6 +218,38 @@ groups = Table(
     Column("hot", Boolean, nullable=False, server_default="0"),
     Column("created_at", BigInteger, nullable=False),
     Column("dissolved_at", BigInteger, nullable=True),
+    Column("join_mode", String(8), nullable=False, server_default="link"),  # or "approval"
+    Column("muted_all", Boolean, nullable=False, server_default="0"),  # managers speak only
+)
+
+# A link to join a group by: its token is the secret.
+group_invites = Table(
+    "group_invites",
+    metadata,
+    Column("token", String(32), primary_key=True),
+    Column(
+        "group_id",
+        ForeignKey("groups.conversation_id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    Column("created_by", BigInteger, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("expires_at", BigInteger, nullable=True),
+    Column("max_uses", Integer, nullable=True),
+    Column("uses", Integer, nullable=False, server_default="0"),
+    Column("revoked_at", BigInteger, nullable=True),
+)
+
+# A pending request to join an approval-only group: one per user and group, deleted
+# once answered.
+group_join_requests = Table(
+    "group_join_requests",
+    metadata,
+    Column("group_id", ForeignKey("groups.conversation_id", ondelete="CASCADE"), primary_key=True),
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("token", String(32), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
 )
 
 friendships = Table(

@@ -1,7 +1,8 @@
 """A send in two statements: one read for every check, one write for everything else.
 
 The read answers every question a send's checks ask: the sender's membership and role,
-the conversation's kind, a dissolved group, the private peer, a block, a friendship, and
+the conversation's kind, a dissolved group, a group muted for all but its managers, the
+sender muted in the group, the private peer, a block, a friendship, and
 the id of a message already stored under the same client message id (a retried send).
 
 On PostgreSQL the write is one statement too (data-modifying CTEs): take the next seq
@@ -81,6 +82,8 @@ _IN_CONVERSATION = (
         _me.c.role,
         conversations.c.kind,
         groups.c.dissolved_at,
+        groups.c.muted_all,
+        _me.c.send_muted_until,
         _peer.c.user_id.label("peer_id"),
         _blocked_by(_peer.c.user_id).label("blocked"),
         _friends_with(_peer.c.user_id).label("friends"),

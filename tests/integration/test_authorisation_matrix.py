@@ -50,6 +50,7 @@ CODES = {
     403: {"forbidden", "not_member", "not_friends", "blocked", "not_admin", "not_owner"},
     404: {"not_found"},
     409: {"conflict", "request_not_pending", "already_friends"},
+    410: {"invite_revoked"},
 }
 REFUSED = frozenset({403, 404})
 OUTSIDERS = ("nonmember", "kicked", "blocked")
@@ -71,8 +72,9 @@ class World:
     secret: str
     callers: dict[str, PigeonClient] = field(default_factory=dict)
     tokens: dict[str, str] = field(default_factory=dict)
+    invite_token: str = ""  # a revoked link to the owner's group
 
-    def path_values(self, path: str) -> dict[str, list[int]]:
+    def path_values(self, path: str) -> dict[str, list[int] | list[str]]:
         target = self.owner.user_id if "/blocks/" in path else self.member.user_id
         return {
             "conversation_id": [self.group_conversation, self.private_conversation],
@@ -83,6 +85,7 @@ class World:
             "user_id": [self.owner.user_id],
             "target_id": [target],
             "seq": [1],
+            "token": [self.invite_token],
         }
 
 
@@ -173,6 +176,17 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/groups/{group_id}/admins/{target_id}"): Rule(),
     ("DELETE", "/groups/{group_id}/admins/{target_id}"): Rule(),
     ("PATCH", "/groups/{group_id}/me"): Rule(body=lambda w: {"alias": "x"}),
+    ("PUT", "/groups/{group_id}/mutes/{target_id}"): Rule(body=lambda w: {"duration_s": 60}),
+    ("DELETE", "/groups/{group_id}/mutes/{target_id}"): Rule(),
+    ("POST", "/groups/{group_id}/invites"): Rule(body=lambda w: {}),
+    ("GET", "/groups/{group_id}/invites"): Rule(),
+    ("DELETE", "/groups/{group_id}/invites/{token}"): Rule(),
+    # Any user may use a link; this one was revoked, so everyone is told so.
+    ("GET", "/invites/{token}"): Rule(outsider=frozenset({410})),
+    ("POST", "/invites/{token}/join"): Rule(outsider=frozenset({410})),
+    ("GET", "/groups/{group_id}/join-requests"): Rule(),
+    ("POST", "/groups/{group_id}/join-requests/{target_id}/approve"): Rule(),
+    ("POST", "/groups/{group_id}/join-requests/{target_id}/decline"): Rule(),
     ("POST", "/presence/query"): Rule(body=lambda w: {"user_ids": [w.owner.user_id]}, outsider=OWN),
     ("POST", "/uploads"): Rule(multipart=True, outsider=OWN),
     ("POST", "/service/messages/private"): Rule(auth="service"),
@@ -234,6 +248,9 @@ async def build_world(make_client: MakeClient, server: ServerProcess) -> World:
         secret=secret,
         callers={"nonmember": nonmember, "kicked": kicked, "blocked": blocked},
     )
+    invite = await owner.create_invite(group["id"])
+    await owner.request("DELETE", f"/groups/{group['id']}/invites/{invite['token']}")
+    world.invite_token = invite["token"]
     world.tokens = await bad_tokens(make_client, server, owner)
     for caller in world.callers.values():
         world.tokens[caller_key(caller)] = caller.access_token

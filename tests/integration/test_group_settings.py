@@ -103,8 +103,28 @@ async def test_size_limit(make: MakeClient) -> None:
             "POST", f"/groups/{group_id}/members", json={"user_ids": [others[4].user_id]}
         )
     assert (caught.value.status, caught.value.code) == (409, "group_full")
+    token = (await owner.request("POST", f"/groups/{group_id}/invites", json={}))["token"]
+    with pytest.raises(ApiError) as caught:
+        await others[4].request("POST", f"/invites/{token}/join")
+    assert (caught.value.status, caught.value.code) == (409, "group_full")
+    await owner.request("PATCH", f"/groups/{group_id}", json={"join_mode": "approval"})
+    with pytest.raises(ApiError) as caught:  # no request for a group that has no room
+        await others[4].request("POST", f"/invites/{token}/join")
+    assert caught.value.code == "group_full"
     group = await owner.request("GET", f"/groups/{group_id}")
     assert group["member_count"] == 5
+
+
+async def test_newcomers_by_link_see_history_too(make: MakeClient) -> None:
+    owner, bob, carol = await users(make, 3)
+    group_id = await group_of(owner, [bob])
+    await owner.send_text("early history", conversation_id=group_id)
+    token = (await owner.request("POST", f"/groups/{group_id}/invites", json={}))["token"]
+    joined = await carol.request("POST", f"/invites/{token}/join")
+    assert joined["status"] == "joined"
+    await expect_event(carol, "group_updated", change="member_joined")
+    history = await carol.request("GET", f"/conversations/{group_id}/messages")
+    assert "early history" in [m["body"].get("text") for m in history["messages"]]
 
 
 async def test_hot_group_members_get_a_notice_and_pull(make: MakeClient) -> None:

@@ -2,21 +2,28 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from pigeon.actions.groups import (
     check_can_invite,
     check_can_kick,
     check_can_manage,
+    check_can_mute,
     check_is_owner,
     check_size,
     clean_name,
 )
+from pigeon.actions.invites import check_usable
 from pigeon.actions.tips import name_list
 from pigeon.common.errors import (
     Forbidden,
     GroupFull,
     InvalidRequest,
+    InviteExpired,
+    InviteRevoked,
+    InviteUsedUp,
     NotAdmin,
     NotOwner,
     PigeonError,
@@ -100,3 +107,45 @@ def test_private_messages_need_friendship_by_default() -> None:
     assert settings.require_friendship is True
     assert settings.group_invite_requires_friendship is True
     assert settings.new_members_see_history is False
+
+
+MUTES: list[tuple[str, str, type[PigeonError] | None]] = [
+    ("owner", "admin", None),
+    ("owner", "member", None),
+    ("admin", "member", None),
+    ("owner", "owner", Forbidden),
+    ("admin", "owner", Forbidden),
+    ("admin", "admin", Forbidden),
+    ("member", "member", NotAdmin),
+]
+
+
+@pytest.mark.parametrize(("role", "target", "error"), MUTES)
+def test_who_may_mute_whom(role: str, target: str, error: type[PigeonError] | None) -> None:
+    if error is None:
+        check_can_mute(role, target)
+    else:
+        with pytest.raises(error):
+            check_can_mute(role, target)
+
+
+LINK = {"revoked_at": None, "expires_at": None, "max_uses": None, "uses": 0}
+
+
+@pytest.mark.parametrize(
+    ("changes", "error"),
+    [
+        ({}, None),
+        ({"expires_at": 101, "max_uses": 2, "uses": 1}, None),
+        ({"revoked_at": 5, "expires_at": 50}, InviteRevoked),  # revoked says so first
+        ({"expires_at": 100}, InviteExpired),
+        ({"max_uses": 2, "uses": 2}, InviteUsedUp),
+    ],
+)
+def test_when_a_link_works(changes: dict[str, int], error: type[PigeonError] | None) -> None:
+    invite: Any = {**LINK, **changes}
+    if error is None:
+        check_usable(invite, now=100)
+    else:
+        with pytest.raises(error):
+            check_usable(invite, now=100)

@@ -79,3 +79,27 @@ async def test_group_rules(conn: AsyncConnection) -> None:
     assert await guarded(conn, cid, 3, open_group=True) is None
     await conn.execute(groups.update().values(dissolved_at=5))
     assert await guarded(conn, cid, 1, open_group=True) is None
+
+
+async def test_group_mutes(conn: AsyncConnection) -> None:
+    """A member's mute and mute-all hold in the write itself, not only in the checks."""
+    cid = await store.create_private(conn, 1, 2, now=0)
+    await conn.execute(
+        groups.insert().values(conversation_id=cid, name="g", owner_id=1, created_at=0)
+    )
+    member = conversation_members.c
+    await conn.execute(
+        conversation_members.update().where(member.user_id == 1).values(role="owner")
+    )
+    mute_bob = conversation_members.update().where(member.user_id == 2)
+    await conn.execute(mute_bob.values(send_muted_until=2))  # past "now" (1) at 2
+    assert await guarded(conn, cid, 2, open_group=True) is None
+    await conn.execute(mute_bob.values(send_muted_until=1))  # over by now
+    assert await guarded(conn, cid, 2, open_group=True) == 1
+    await conn.execute(groups.update().values(muted_all=True))
+    assert await guarded(conn, cid, 2, open_group=True) is None
+    assert await guarded(conn, cid, 1, open_group=True) == 2  # the owner still speaks
+    await conn.execute(
+        conversation_members.update().where(member.user_id == 2).values(role="admin")
+    )
+    assert await guarded(conn, cid, 2, open_group=True) == 3  # and so do admins
