@@ -86,6 +86,7 @@ class World:
             "target_id": [target],
             "seq": [1],
             "token": [self.invite_token],
+            "emoji": ["👍"],
         }
 
 
@@ -141,6 +142,31 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/conversations/{conversation_id}/read"): Rule(body=lambda w: {"seq": 1}),
     ("POST", "/messages/{message_id}/recall"): Rule(),
     ("GET", "/conversations/{conversation_id}/messages/{seq}/readers"): Rule(),
+    ("GET", "/conversations/{conversation_id}/media"): Rule(),
+    ("PATCH", "/messages/{message_id}"): Rule(body=lambda w: {"text": "rewritten"}),
+    ("GET", "/messages/{message_id}/edits"): Rule(),
+    ("PUT", "/messages/{message_id}/reactions/{emoji}"): Rule(),
+    ("DELETE", "/messages/{message_id}/reactions/{emoji}"): Rule(),
+    ("GET", "/messages/{message_id}/reactions"): Rule(),
+    ("GET", "/conversations/{conversation_id}/changes"): Rule(),
+    ("POST", "/messages/{message_id}/pin"): Rule(),
+    ("DELETE", "/messages/{message_id}/pin"): Rule(),
+    ("GET", "/conversations/{conversation_id}/pins"): Rule(),
+    ("PATCH", "/conversations/{conversation_id}/settings"): Rule(body=lambda w: {"pinned": True}),
+    ("POST", "/conversations/{conversation_id}/hide"): Rule(
+        body=lambda w: {"message_ids": [w.group_message]}
+    ),
+    ("GET", "/conversations/{conversation_id}/hidden"): Rule(),
+    # Forwarding the owner's messages: the forwarder must see them.
+    ("POST", "/messages/forward"): Rule(
+        body=lambda w: {
+            "client_msg_id": uuid.uuid4().hex[:20],
+            "message_ids": [w.group_message, w.private_message],
+            "conversation_ids": [w.private_conversation],
+        }
+    ),
+    # Searching for the owner's secret finds nothing the caller may not see.
+    ("GET", "/search/messages"): Rule(params=lambda w: {"q": w.secret}, outsider=OWN),
     ("GET", "/friends"): Rule(outsider=OWN),
     ("GET", "/friends/requests"): Rule(outsider=OWN),
     # Anyone may ask the owner to be friends, except whom the owner blocked.
