@@ -28,6 +28,7 @@ status, the gateway sends it in an ``error`` frame. The tree::
     │   └── ClientMsgIdReused (client_msg_id_reused, 409)
     ├── GroupDissolved (group_dissolved, 410)
     ├── RateLimited (rate_limited, 429)
+    ├── TooManyConnections (too_many_connections, 429; WebSocket only, then close 4005)
     └── Unavailable (unavailable, 503)
 """
 
@@ -104,6 +105,14 @@ class NotOwner(Forbidden):
 
 class RecallWindowPassed(Forbidden):
     code, default_message = "recall_window_passed", "the message is too old to recall"
+
+
+class TooManyConnections(PigeonError):
+    """The user already has ``gateway.max_connections_per_user`` sockets open: the new one
+    is refused (the sockets in use are never cut off for it)."""
+
+    code, status = "too_many_connections", 429
+    default_message = "too many open connections for this account"
 
 
 class NotFound(PigeonError):
