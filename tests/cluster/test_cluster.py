@@ -79,7 +79,9 @@ async def test_two_devices_of_one_kind_on_different_gateways_both_stay(
         for phone in (first, second):
             message = await phone.next_message(timeout=5)
             assert message["body"] == {"text": "both of you?"}
-        assert first.connected and second.connected and first.kicked is None
+        assert first.connected
+        assert second.connected
+        assert first.kicked is None
 
 
 async def test_log_out_a_device_on_another_gateway(cluster: ClusterProcess) -> None:

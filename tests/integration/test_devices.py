@@ -52,7 +52,9 @@ async def test_two_devices_of_one_user_receive_everything_and_see_each_others_se
     phone = await make_client(device="mobile", device_name="Phone", login_as=laptop)
     bob = await make_client()
     conversation = await make_friends(bob, laptop)
-    assert laptop.device_id and phone.device_id and laptop.device_id != phone.device_id
+    assert laptop.device_id
+    assert phone.device_id
+    assert laptop.device_id != phone.device_id
 
     await bob.send_text("hi both", conversation_id=conversation)
     for device in (laptop, phone):
@@ -77,7 +79,7 @@ async def test_two_devices_of_one_user_receive_everything_and_see_each_others_se
     await phone.mark_read(conversation, last["seq"])
 
     def receipt(frame: dict[str, Any]) -> bool:
-        return frame["type"] == "read" and frame["user_id"] == laptop.user_id
+        return bool(frame["type"] == "read" and frame["user_id"] == laptop.user_id)
 
     for device in (laptop, bob):
         seen = await device.wait_for(receipt, timeout=5)
@@ -170,7 +172,8 @@ async def test_log_out_a_device_closes_its_sockets_and_refuses_its_tokens(
         if not lost.connected:
             break
         await asyncio.sleep(0.1)
-    assert not lost.connected and lost.kicked == "device_logged_out"
+    assert not lost.connected
+    assert lost.kicked == "device_logged_out"
 
     await expect_api_error(401, "unauthorized", lost.request("GET", "/devices", retry_auth=False))
     await expect_api_error(401, "invalid_refresh_token", lost.refresh())
@@ -232,4 +235,5 @@ async def test_friends_see_each_device_kind_once(make_client: MakeClient) -> Non
     await second_browser.disconnect()
     await asyncio.sleep(0.5)
     status = await bob.request("POST", "/presence/query", json={"user_ids": [alice.user_id]})
-    assert status["presence"][str(alice.user_id)]["devices"] == ["mobile", "web"]  # the other browser stays
+    # The other browser is still online.
+    assert status["presence"][str(alice.user_id)]["devices"] == ["mobile", "web"]
