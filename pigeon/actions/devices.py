@@ -53,7 +53,7 @@ async def log_out_device(ctx: Context, user_id: int, device_id: str) -> None:
 
 
 async def note_device_active(ctx: Context, device_id: str) -> None:
-    """A socket of the device opened or closed: it was active now."""
+    """A socket of the device closed: it was active until now."""
     async with ctx.transaction() as (conn, _):
         await store.touch_session(conn, device_id, now_ms())
 
@@ -62,9 +62,12 @@ async def _own_live_session(conn: AsyncConnection, user_id: int, device_id: str)
     """The session row, if it is a live device of this user (else 404: another user's
     device is not told apart from none)."""
     row = await store.find_session(conn, device_id)
-    if row is None or row["user_id"] != user_id or row["revoked_at"] is not None:
-        raise NotFound("no such device")
-    if row["expires_at"] <= now_ms():
+    if (
+        row is None
+        or row["user_id"] != user_id
+        or row["revoked_at"] is not None
+        or row["expires_at"] <= now_ms()
+    ):
         raise NotFound("no such device")
     return row
 

@@ -157,7 +157,6 @@ class Gateway:
             connection.close(CloseCode.REVOKED, "session revoked", revoked)
             return
         self._spawn(presence.connection_opened(self.ctx, connection.user_id))
-        self._spawn(note_device_active(self.ctx, connection.device))
         log.info(
             "socket_authenticated",
             user=connection.user_id,
@@ -173,8 +172,22 @@ class Gateway:
     async def forget(self, connection: Connection) -> None:
         if self.hub.detach(connection):
             await self._unregister(connection.user_id, self.location(connection))
-            self._spawn(note_device_active(self.ctx, connection.device))
+            self._note_active(connection.device)
         self.metrics.connections.set(self.hub.count())
+
+    def _note_active(self, device_id: str) -> None:
+        """A socket of the device closed: record when it was last active (while it is
+        connected, the device list shows it online; a write per close, none per open)."""
+
+        async def run() -> None:
+            try:
+                await note_device_active(self.ctx, device_id)
+            except Exception as exc:
+                log.warning("device_activity_not_recorded", device=device_id, error=str(exc))
+
+        task = asyncio.create_task(run())
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     async def _unregister(self, user_id: int, location: Location) -> None:
         try:

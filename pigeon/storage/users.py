@@ -164,7 +164,7 @@ async def rename_session(conn: AsyncConnection, session_id: str, name: str) -> N
 
 
 async def touch_session(conn: AsyncConnection, session_id: str, now: int) -> None:
-    """The device was active now (a socket opened or closed, tokens were refreshed)."""
+    """The device was active now (a socket of it closed, its tokens were refreshed)."""
     await conn.execute(
         update(auth_sessions).where(auth_sessions.c.id == session_id).values(last_active_at=now)
     )
