@@ -72,7 +72,7 @@ class World:
     callers: dict[str, PigeonClient] = field(default_factory=dict)
     tokens: dict[str, str] = field(default_factory=dict)
 
-    def path_values(self, path: str) -> dict[str, list[int]]:
+    def path_values(self, path: str) -> dict[str, list[int] | list[str]]:
         target = self.owner.user_id if "/blocks/" in path else self.member.user_id
         return {
             "conversation_id": [self.group_conversation, self.private_conversation],
@@ -83,6 +83,7 @@ class World:
             "user_id": [self.owner.user_id],
             "target_id": [target],
             "seq": [1],
+            "device_id": [self.owner.device_id],
         }
 
 
@@ -122,6 +123,10 @@ RULES: dict[tuple[str, str], Rule] = {
         outsider=frozenset({401}),
     ),
     ("GET", "/users/me"): Rule(outsider=OWN),
+    ("GET", "/devices"): Rule(outsider=OWN),  # the caller's own devices
+    # Another user's device is not told apart from none: 404, and it stays logged in.
+    ("PATCH", "/devices/{device_id}"): Rule(body=lambda w: {"name": "mine now"}),
+    ("DELETE", "/devices/{device_id}"): Rule(),
     ("PATCH", "/users/me"): Rule(body=lambda w: {"signature": "mine"}, outsider=OWN),
     ("GET", "/users"): Rule(params=lambda w: {"q": w.owner.user["username"]}, outsider=OWN),
     ("GET", "/users/{user_id}"): Rule(outsider=OWN),  # public profiles
