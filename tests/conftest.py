@@ -17,6 +17,7 @@ from tests.cluster.harness import ClusterProcess, start_cluster
 from tests.harness import ServerProcess, start_embedded
 
 PASSWORD = "Tawny-Otter-Lamp-42"
+CONNECTION_CAP = 4
 MakeClient = Callable[..., Awaitable[PigeonClient]]
 
 
@@ -33,6 +34,8 @@ def server() -> Iterator[ServerProcess | ClusterProcess]:
         "PIGEON_GATEWAY__RATE_BURST": "2000",
         # Offline is announced after this grace period (default 3 s); keep tests quick.
         "PIGEON_PRESENCE__GRACE_S": "1",
+        # Low enough that tests reach it (tests/integration/test_devices.py).
+        "PIGEON_GATEWAY__MAX_CONNECTIONS_PER_USER": str(CONNECTION_CAP),
     }
     process: ServerProcess | ClusterProcess
     if test_mode() == "cluster":
@@ -60,13 +63,16 @@ async def make_client(server: ServerProcess) -> AsyncIterator[MakeClient]:
         name: str | None = None,
         *,
         device: str = "web",
+        device_name: str | None = None,
         connect: bool = True,
         login_as: PigeonClient | None = None,
         target: ServerProcess | None = None,
     ) -> PigeonClient:
         host = target or server
         # host.ws_url: in cluster mode each call gives the next gateway.
-        client = PigeonClient(host.http_url, device=device, ws_url=host.ws_url)
+        client = PigeonClient(
+            host.http_url, device=device, device_name=device_name, ws_url=host.ws_url
+        )
         clients.append(client)
         if login_as is not None:
             await client.login(login_as.user["username"], PASSWORD)

@@ -1,4 +1,7 @@
-"""Accounts: register, log in, refresh, log out, change password, profiles."""
+"""Accounts: register, log in, refresh, log out, change password, profiles.
+
+Each login opens a session, and a session is a device (a browser, an app install): its id
+is the device id, and its tokens are the device's (see :mod:`pigeon.actions.devices`)."""
 
 from __future__ import annotations
 
@@ -38,7 +41,7 @@ from pigeon.common.errors import (
 )
 from pigeon.common.models import User
 from pigeon.common.protocol.closecodes import CloseCode
-from pigeon.common.protocol.frames import EventFrame, KickedFrame
+from pigeon.common.protocol.frames import EventFrame, KickedFrame, KickReason
 from pigeon.common.settings import AuthSettings
 from pigeon.storage import users as store
 from pigeon.storage.presence import friends_of
@@ -106,6 +109,7 @@ async def register_user(
     nickname: str = "",
     device: str = "web",
     address: str = "",
+    device_name: str | None = None,
 ) -> Tokens:
     """Create an account; one client address may register only so many per window."""
     if not USERNAME.match(username):
@@ -132,13 +136,18 @@ async def register_user(
                 created_at=now,
                 password_changed_at=now,
             )
-            return await _open_session(ctx, conn, user_id, _device(device), now)
+            return await _open_session(ctx, conn, user_id, _device(device), device_name, now)
     except IntegrityError:
         raise UsernameTaken() from None
 
 
 async def login_user(
-    ctx: Context, username: str, password: str, device: str = "web", address: str = ""
+    ctx: Context,
+    username: str,
+    password: str,
+    device: str = "web",
+    address: str = "",
+    device_name: str | None = None,
 ) -> Tokens:
     """Log in. Too many failures for one account, or from one client address, pause it.
 
@@ -170,7 +179,7 @@ async def login_user(
     for key in counted:
         await ctx.limiter.refund(key)
     async with ctx.transaction() as (conn, _):
-        return await _open_session(ctx, conn, row["id"], _device(device), now_ms())
+        return await _open_session(ctx, conn, row["id"], _device(device), device_name, now_ms())
 
 
 async def refresh_tokens(ctx: Context, refresh_token: str) -> Tokens:
@@ -190,6 +199,7 @@ async def refresh_tokens(ctx: Context, refresh_token: str) -> Tokens:
             reused = True
         else:
             tokens = await _issue(ctx, conn, row["user_id"], row["session_id"], row["device"], now)
+            await store.touch_session(conn, row["session_id"], now)
     if reused:
         await kick_sessions(ctx, row["user_id"], [row["session_id"]])
         raise InvalidRefreshToken("refresh token reused: the session is revoked")
@@ -321,16 +331,32 @@ async def update_profile(
     return user
 
 
-async def kick_sessions(ctx: Context, user_id: int, session_ids: list[str]) -> None:
-    """Close the sockets of revoked sessions, wherever they are connected."""
+async def kick_sessions(
+    ctx: Context,
+    user_id: int,
+    session_ids: list[str],
+    reason: KickReason = "session_revoked",
+) -> None:
+    """Close every socket of revoked sessions (all tabs of those devices), wherever they
+    are connected, with ``kicked`` and close 4003."""
     if not session_ids:
         return
-    frame = KickedFrame(reason="session_revoked")
-    await ctx.publish([close_sockets(frame, user_id, CloseCode.REPLACED, session_ids=session_ids)])
+    frame = KickedFrame(reason=reason)
+    await ctx.publish([close_sockets(frame, user_id, CloseCode.REVOKED, session_ids=session_ids)])
+
+
+# What a device is called when its client does not say (the web client names itself
+# after the browser and system, "Chrome on Linux").
+DEFAULT_DEVICE_NAMES = {"web": "Web browser", "desktop": "Desktop app", "mobile": "Mobile app"}
 
 
 async def _open_session(
-    ctx: Context, conn: AsyncConnection, user_id: int, device: str, now: int
+    ctx: Context,
+    conn: AsyncConnection,
+    user_id: int,
+    device: str,
+    device_name: str | None,
+    now: int,
 ) -> Tokens:
     session_id = new_session_id()
     await store.insert_session(
@@ -338,7 +364,9 @@ async def _open_session(
         id=session_id,
         user_id=user_id,
         device=device,
+        name=device_name or DEFAULT_DEVICE_NAMES[device],
         created_at=now,
+        last_active_at=now,
         expires_at=now + ctx.settings.auth.refresh_token_ttl_s * 1000,
     )
     return await _issue(ctx, conn, user_id, session_id, device, now)

@@ -125,16 +125,23 @@ async def _notify_behind(
         # holding this message, or it would not hear of it.
         await ctx.notices.seed(cid, {d: min(reads.get(d[0], 0), seq - 1) for d in wakes.unknown})
         notify.update((await ctx.notices.on_message(cid, seq, sender, wakes.unknown)).notify)
-    if not notify:
-        return
     notice = encode_server_frame(NoticeFrame(conversation_id=cid, last_seq=seq))
-    await ctx.router.push_to_devices(
-        notice,
-        {
-            gateway: [device for device in devices if device in notify]
-            for gateway, devices in by_gateway.items()
-        },
-    )
+    if notify:
+        await ctx.router.push_to_devices(
+            notice,
+            {
+                gateway: [device for device in devices if device in notify]
+                for gateway, devices in by_gateway.items()
+            },
+        )
+    if sender is not None and sender not in notify:
+        # The sending socket holds the message (its ack), and so does its device's stub;
+        # the device's other sockets (tabs of the same browser) do not: tell them.
+        await ctx.router.push_to_devices(
+            notice,
+            {gateway: [sender] for gateway, devices in by_gateway.items() if sender in devices},
+            exclude_connection=message.exclude_connection,
+        )
 
 
 async def _all_members(ctx: Context, conversation_id: int) -> list[int]:

@@ -1,4 +1,5 @@
-"""Presence: a user is online while any of their devices is connected, per device kind.
+"""Presence: a user is online while any of their devices is connected; friends see the
+kinds of device connected (``["mobile", "web"]``: each kind once, however many browsers).
 
 Friends hear of changes as ``presence`` frames. Changes are settled, not broadcast as they
 happen: a connect is settled at once (friends see "online" immediately); a disconnect marks

@@ -458,7 +458,8 @@ class _Plan:
 @dataclass(frozen=True)
 class _Origin:
     """Where a send came from: the socket that gets the ack instead of the push, and the
-    device kind it is (its client holds the message)."""
+    device it belongs to (that socket holds the message; the device's other tabs and the
+    user's other devices get it pushed)."""
 
     connection: str | None
     device: str | None

@@ -14,28 +14,35 @@ from pigeon.bus.registry import GatewayInfo, RefreshResult
 
 
 class MemoryConnections:
-    """Connections of this process; nothing expires because nothing can die apart."""
+    """Sockets of this process; nothing expires because nothing can die apart."""
 
     def __init__(self) -> None:
         self.by_user: dict[int, dict[str, Location]] = defaultdict(dict)
 
-    async def register(self, user_id: int, location: Location) -> Location | None:
-        devices = self.by_user[user_id]
-        previous = devices.get(location.device)
-        devices[location.device] = location
-        return previous
+    async def register(self, user_id: int, location: Location, cap: int = 0) -> bool:
+        sockets = self.by_user[user_id]
+        others = len(sockets) - (location.connection_id in sockets)
+        if cap > 0 and others >= cap:
+            if not sockets:
+                del self.by_user[user_id]
+            return False
+        sockets[location.connection_id] = location
+        return True
 
     async def unregister(self, user_id: int, location: Location) -> bool:
-        devices = self.by_user.get(user_id)
-        if not devices or devices.get(location.device) != location:
+        sockets = self.by_user.get(user_id)
+        if not sockets or sockets.get(location.connection_id) != location:
             return False
-        del devices[location.device]
-        if not devices:
+        del sockets[location.connection_id]
+        if not sockets:
             del self.by_user[user_id]
         return True
 
     async def refresh(self, entries: list[tuple[int, Location]]) -> RefreshResult:
         return RefreshResult()
+
+    async def locations(self, user_ids: list[int]) -> dict[int, list[Location]]:
+        return {uid: list(self.by_user[uid].values()) for uid in user_ids if self.by_user.get(uid)}
 
     async def locate(self, user_ids: list[int]) -> dict[str, list[int]]:
         found: dict[str, list[int]] = defaultdict(list)
@@ -46,23 +53,29 @@ class MemoryConnections:
         return dict(found)
 
     async def devices(self, user_ids: list[int]) -> dict[int, list[str]]:
-        return {uid: sorted(self.by_user[uid]) for uid in user_ids if self.by_user.get(uid)}
+        return {uid: self.kinds(uid) for uid in user_ids if self.by_user.get(uid)}
+
+    def kinds(self, user_id: int) -> list[str]:
+        return sorted({loc.kind for loc in self.by_user.get(user_id, {}).values()})
 
     async def locate_devices(self, user_ids: list[int]) -> dict[str, list[tuple[int, str]]]:
         found: dict[str, list[tuple[int, str]]] = defaultdict(list)
         for user_id in user_ids:
-            for device, location in self.by_user.get(user_id, {}).items():
-                found[location.gateway_id].append((user_id, device))
+            sockets = self.by_user.get(user_id, {}).values()
+            for gateway_id, device in dict.fromkeys(
+                (loc.gateway_id, loc.device) for loc in sockets
+            ):
+                found[gateway_id].append((user_id, device))
         return dict(found)
 
     async def drop_gateway(self, gateway_id: str) -> list[int]:
         dropped = []
-        for user_id, devices in list(self.by_user.items()):
-            for device, location in list(devices.items()):
+        for user_id, sockets in list(self.by_user.items()):
+            for connection_id, location in list(sockets.items()):
                 if location.gateway_id == gateway_id:
-                    del devices[device]
+                    del sockets[connection_id]
                     dropped.append(user_id)
-            if not devices:
+            if not sockets:
                 del self.by_user[user_id]
         return sorted(set(dropped))
 
@@ -101,7 +114,7 @@ class MemoryPresenceBook:
         self._locks.discard(user_id)
 
     async def settle(self, user_id: int) -> list[str] | None:
-        current = sorted(self.connections.by_user.get(user_id, {}))
+        current = self.connections.kinds(user_id)
         if current == self._announced.get(user_id, []):
             return None
         if current:

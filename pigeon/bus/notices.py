@@ -2,7 +2,8 @@
 
 The rules are in :mod:`pigeon.bus.notice_rules`; an implementation applies them atomically
 per conversation (in-process dictionaries embedded, one Lua script per call on Redis).
-A device is ``(user id, device kind)``: a user has at most one connection per kind.
+A device is ``(user id, device id)``, the device id being its login session's; a device
+may have several sockets (tabs of one browser), and a notice owed to it reaches them all.
 """
 
 from __future__ import annotations

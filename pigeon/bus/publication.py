@@ -11,8 +11,8 @@ worker and reach any number of sockets unchanged.
     ToUsers        a frame for named users' devices (receipts, friend events, presence).
     ToDevices      a frame for some devices of some users (a hot-group notice owed).
     ToGroup        a frame for every current member of a group (group changes, typing).
-    CloseSockets   last words for some of a user's sockets, then a close code (a second
-                   login of the same device, a revoked session).
+    CloseSockets   last words for some of a user's sockets, then a close code (a device
+                   logged out, a revoked session).
 """
 
 from __future__ import annotations

@@ -3,9 +3,9 @@
 Keys (``P`` is ``redis.key_prefix``; the part in braces is the Redis Cluster hash tag, so
 every script touches keys of one slot only)::
 
-    P:conn:{<user>}      hash  device -> "<gateway> <connection> <expires ms>"   connections
+    P:conn:{<user>}      hash  connection -> "<gateway> <device> <kind> <expires ms>"  connections
     P:gwusers:{<gw>}     zset  users with a connection on that gateway            connections
-    P:pres:{<user>}      string  devices last announced to friends ("web,mobile")  presence
+    P:pres:{<user>}      string  device kinds last announced to friends ("mobile,web")  presence
     P:plock:{<user>}     string  held while one process settles that user          presence
     P:presence:dirty     zset  user -> when their presence is due to be settled     presence
     P:gw:{<gw>}          hash  url, connections, heartbeat of one gateway           gateways
@@ -34,12 +34,17 @@ def text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
-def parse_entry(device: str, value: Any) -> tuple[Location, int] | None:
-    """A ``conn`` hash value: the location and its expiry (ms)."""
+def entry_value(location: Location, expires_ms: int) -> str:
+    """A ``conn`` hash value (the field is the connection id)."""
+    return f"{location.gateway_id} {location.device} {location.kind} {expires_ms}"
+
+
+def parse_entry(connection_id: str, value: Any) -> tuple[Location, int] | None:
+    """A ``conn`` hash field and value: the location and its expiry (ms)."""
     parts = text(value).split(" ")
-    if len(parts) != 3:
+    if len(parts) != 4:
         return None
-    return Location(parts[0], device, parts[1]), int(parts[2])
+    return Location(parts[0], parts[1], connection_id, parts[2]), int(parts[3])
 
 
 class RedisKeys:

@@ -13,13 +13,18 @@ from pigeon.common.settings import RedisSettings
 PRESENCE_TTL_MS = 7 * 24 * 3600 * 1000
 
 # KEYS[1] conn hash, KEYS[2] presence key (same slot); ARGV now, presence ttl
-# -> '+devices' when it changed (and is now recorded), false when it did not
+# -> '+kinds' when it changed (and is now recorded), false when it did not
+# (values are "<gateway> <device> <kind> <expires>"; friends see each kind once)
 _SETTLE = """
 local h = redis.call('HGETALL', KEYS[1])
-local devices = {}
+local seen, devices = {}, {}
 for i = 1, #h, 2 do
-  local e = tonumber(string.match(h[i + 1], '(%d+)$'))
-  if e and e > tonumber(ARGV[1]) then table.insert(devices, h[i]) end
+  local kind, e = string.match(h[i + 1], '(%S+) (%d+)$')
+  e = tonumber(e)
+  if kind and e and e > tonumber(ARGV[1]) and not seen[kind] then
+    seen[kind] = true
+    table.insert(devices, kind)
+  end
 end
 table.sort(devices)
 local current = table.concat(devices, ',')

@@ -1,6 +1,6 @@
 """The registry's jobs, each its own small interface (in-process or on Redis).
 
-    Connections       who is connected where: user -> {device: (gateway, connection)}
+    Connections       who is connected where: user -> {connection: (gateway, device, kind)}
     PresenceBook      what friends were last told of each user, and who is due a settle
     GatewayDirectory  live gateways with their URL and load (discovery, dead-gateway sweep)
 
@@ -27,34 +27,43 @@ class GatewayInfo:
 
 @dataclass
 class RefreshResult:
-    """What a refresh found: entries it had to re-create (the registry had lost them) and
-    connections another live connection of the same user and device has replaced."""
+    """What a refresh found: users whose entries it had to re-create (the registry had
+    lost them: swept, expired, or Redis lost its data)."""
 
     recreated: list[int] = field(default_factory=list)
-    superseded: list[tuple[int, Location]] = field(default_factory=list)
 
 
 class Connections(Protocol):
-    """Maps users to the gateways (and device kinds) their sockets are on."""
+    """Maps users to the gateways their sockets are on, one entry per socket.
 
-    async def register(self, user_id: int, location: Location) -> Location | None:
-        """Record a connection; return the live connection it replaces (same user, device)."""
+    A user may hold many sockets at once (devices, and tabs of one device); each entry
+    expires unless its gateway refreshes it, so a gateway killed without a goodbye leaves
+    nothing behind for longer than ``redis.registry_ttl_s``."""
+
+    async def register(self, user_id: int, location: Location, cap: int = 0) -> bool:
+        """Record a socket, unless the user already has ``cap`` live ones (0: no cap);
+        True if it was recorded. Counting and recording are one atomic step."""
 
     async def unregister(self, user_id: int, location: Location) -> bool:
-        """Forget a connection if it is still the registered one; True if it was."""
+        """Forget a socket if it is still registered; True if it was."""
 
     async def refresh(self, entries: list[tuple[int, Location]]) -> RefreshResult:
-        """Keep these (user id, connection) entries alive, re-creating lost ones; entries
-        not refreshed expire."""
+        """Keep these (user id, socket) entries alive, re-creating lost ones (the cap is
+        not applied again); entries not refreshed expire."""
+
+    async def locations(self, user_ids: list[int]) -> dict[int, list[Location]]:
+        """The live sockets of each connected user among ``user_ids`` (absent: offline)."""
 
     async def locate(self, user_ids: list[int]) -> dict[str, list[int]]:
         """Group the connected ones among ``user_ids`` by gateway id."""
 
     async def devices(self, user_ids: list[int]) -> dict[int, list[str]]:
-        """The device kinds each connected user is online with (absent: offline)."""
+        """The device kinds each connected user is online with, sorted and without
+        repeats (absent: offline). This is what presence shows friends."""
 
     async def locate_devices(self, user_ids: list[int]) -> dict[str, list[tuple[int, str]]]:
-        """The connected (user id, device kind) among ``user_ids``, by gateway id."""
+        """The connected (user id, device id) among ``user_ids``, by gateway id (a device
+        with sockets on two gateways is listed under both)."""
 
     async def drop_gateway(self, gateway_id: str) -> list[int]:
         """Remove every entry of a gateway (it died or left); the users who had one."""
@@ -81,8 +90,8 @@ class PresenceBook(Protocol):
         """Release the presence lock."""
 
     async def settle(self, user_id: int) -> list[str] | None:
-        """Atomically compare the user's devices with what was last announced and record
-        them; the new device list if it differs (``[]``: offline), else None."""
+        """Atomically compare the user's device kinds with what was last announced and
+        record them; the new list if it differs (``[]``: offline), else None."""
 
 
 class GatewayDirectory(Protocol):

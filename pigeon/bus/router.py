@@ -78,7 +78,7 @@ class Router:
         return reached_by_push
 
     async def locate_devices(self, user_ids: list[int]) -> dict[str, list[tuple[int, str]]]:
-        """The connected devices among ``user_ids``' (user id, device kind), by gateway."""
+        """The connected devices among ``user_ids``' (user id, device id), by gateway."""
         return await self.connections.locate_devices(list(dict.fromkeys(user_ids)))
 
     async def push_to_devices(

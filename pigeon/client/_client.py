@@ -34,9 +34,17 @@ PULL_ATTEMPTS = 3
 class PigeonClient:
     """One device of one user.
 
+    Each :meth:`login` (or :meth:`register`) makes this client a new device of the user,
+    of kind ``device`` and called ``device_name`` in the user's device list
+    (:meth:`list_devices`); ``device_id`` names it after login. A user may be online on
+    many devices at once; each receives every message, including the user's own from
+    their other devices.
+
     After :meth:`connect`, the client keeps a socket open, reconnects with backoff when it
     drops, and after every (re)connect pulls whatever it missed, so :meth:`next_message`
-    yields every message of every conversation exactly once and in seq order.
+    yields every message of every conversation exactly once and in seq order. It stops
+    for good when the device is logged out (:class:`Kicked`, ``kicked`` is the reason) or
+    the account is at its cap of connections (``kicked`` is ``too_many_connections``).
     """
 
     def __init__(
@@ -44,6 +52,7 @@ class PigeonClient:
         base_url: str,
         *,
         device: str = "web",
+        device_name: str | None = None,
         ws_url: str | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         ws_connect: WsConnect | None = None,
@@ -52,6 +61,8 @@ class PigeonClient:
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.device = device
+        self.device_name = device_name
+        self.device_id = ""
         self.ws_url = ws_url or self.base_url.replace("http", "ws", 1) + "/ws"
         # Without a fixed ws_url, and after losing a gateway, ask the API for a live one.
         self._discover = ws_url is None
@@ -95,8 +106,14 @@ class PigeonClient:
 
     # -- accounts ------------------------------------------------------------------------
 
-    async def register(self, username: str, password: str, nickname: str = "") -> Frame:
+    def _login_body(self, username: str, password: str) -> dict[str, str]:
         body = {"username": username, "password": password, "device": self.device}
+        if self.device_name:
+            body["device_name"] = self.device_name
+        return body
+
+    async def register(self, username: str, password: str, nickname: str = "") -> Frame:
+        body = self._login_body(username, password)
         if nickname:
             body["nickname"] = nickname
         # A 401 here is about the credentials, never a stale token: no refresh and retry.
@@ -104,7 +121,7 @@ class PigeonClient:
         return self._keep_tokens(data)
 
     async def login(self, username: str, password: str) -> Frame:
-        body = {"username": username, "password": password, "device": self.device}
+        body = self._login_body(username, password)
         data = await self.request("POST", "/auth/login", json=body, retry_auth=False)
         return self._keep_tokens(data)
 
@@ -119,7 +136,27 @@ class PigeonClient:
         self.refresh_token = data["refresh_token"]
         self.user = data["user"]
         self.user_id = int(data["user"]["id"])
+        self.device_id = str(data.get("device_id", self.device_id))
         return data
+
+    # -- devices -------------------------------------------------------------------------
+
+    async def list_devices(self) -> list[Frame]:
+        """The user's logged-in devices (``id``, ``name``, ``kind``, ``last_active_at``,
+        ``online``, ``current``: this one), newest first."""
+        data = await self.request("GET", "/devices")
+        devices: list[Frame] = data["devices"]
+        return devices
+
+    async def rename_device(self, device_id: str, name: str) -> Frame:
+        """Rename one of the user's devices (this one: ``self.device_id``)."""
+        device: Frame = await self.request("PATCH", f"/devices/{device_id}", json={"name": name})
+        return device
+
+    async def log_out_device(self, device_id: str) -> None:
+        """Log a device out: its tokens stop working and its sockets close (close 4003,
+        ``kicked`` ``device_logged_out``). Logging out this device ends this client too."""
+        await self.request("DELETE", f"/devices/{device_id}")
 
     # -- HTTP ----------------------------------------------------------------------------
 
@@ -194,12 +231,20 @@ class PigeonClient:
         """Open the socket, authenticate, and pull everything missed; returns when caught up."""
         if self._runner is None:
             self._runner = asyncio.create_task(self._run(), name=f"pigeon-client-{self.user_id}")
+        runner = self._runner
+        ready = asyncio.ensure_future(self._ready.wait())
         try:
-            await asyncio.wait_for(self._ready.wait(), timeout)
-        except TimeoutError:
-            if self._runner.done() and self._runner.exception() is not None:
-                raise self._runner.exception() from None  # type: ignore[misc]
-            raise
+            await asyncio.wait({ready, runner}, timeout=timeout, return_when="FIRST_COMPLETED")
+        finally:
+            ready.cancel()
+        if self._ready.is_set():
+            return
+        if runner.done():
+            if runner.exception() is not None:
+                raise runner.exception() from None  # type: ignore[misc]
+            if self.kicked:
+                raise Kicked(self.kicked)
+        raise TimeoutError("not connected in time")
 
     @property
     def connected(self) -> bool:
@@ -277,11 +322,16 @@ class PigeonClient:
                 json.dumps({"type": "auth", "token": self.access_token, "device": self.device})
             )
             hello = json.loads(await asyncio.wait_for(ws.recv(), 10))
+            if hello.get("type") == "error" and hello.get("code") == "too_many_connections":
+                # Not retried: the user closes another tab or logs out a device first.
+                self.kicked = "too_many_connections"
+                raise Kicked(self.kicked)
             if hello.get("type") != "hello":
                 if hello.get("type") == "error" and self.refresh_token:
                     await self.refresh()
                 raise ApiError(0, hello.get("code", "unexpected"), str(hello))
             self._hello = hello
+            self.device_id = str(hello.get("device_id", self.device_id))
             # Stay under the announced limit, with a margin, instead of being refused.
             self._pace = TokenBucket(
                 hello["rate_limit_per_s"] * 0.9,
@@ -311,7 +361,7 @@ class PigeonClient:
             frame: Frame = json.loads(raw)
             await self._on_frame(frame)
         code = ws.close_code
-        if code == 4003:
+        if code == 4003:  # this device was logged out
             self.kicked = self.kicked or "closed"
             raise Kicked(self.kicked)
 

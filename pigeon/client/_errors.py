@@ -18,7 +18,9 @@ class ClientClosed(Exception):
 
 
 class Kicked(Exception):
-    """The server closed this device's connection for good (logged in elsewhere, revoked)."""
+    """The server closed this device's connection for good: ``reason`` is
+    ``device_logged_out`` or ``session_revoked`` (close 4003), or ``too_many_connections``
+    (the account is at its cap; close 4005)."""
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)

@@ -42,6 +42,7 @@ status, the gateway sends it in an ``error`` frame. The tree::
     │   ├── InviteRevoked (invite_revoked, 410)
     │   └── InviteUsedUp (invite_used_up, 410)
     ├── RateLimited (rate_limited, 429)
+    ├── TooManyConnections (too_many_connections, 429; WebSocket only, then close 4005)
     └── Unavailable (unavailable, 503)
 """
 
@@ -146,6 +147,14 @@ class RecallWindowPassed(Forbidden):
 
 class EditWindowPassed(Forbidden):
     code, default_message = "edit_window_passed", "the message is too old to edit"
+
+
+class TooManyConnections(PigeonError):
+    """The user already has ``gateway.max_connections_per_user`` sockets open: the new one
+    is refused (the sockets in use are never cut off for it)."""
+
+    code, status = "too_many_connections", 429
+    default_message = "too many open connections for this account"
 
 
 class NotFound(PigeonError):

@@ -210,6 +210,20 @@ class Friend(Model):
     since: int
 
 
+class Device(Model):
+    """One of the user's logged-in devices (a browser, an app install): a login session.
+
+    ``online``: a socket of it is connected now; ``current``: the caller's own device."""
+
+    id: str
+    name: str
+    kind: DeviceKind
+    created_at: int
+    last_active_at: int
+    online: bool
+    current: bool
+
+
 class BlockedUser(Model):
     user: User
     ts: int

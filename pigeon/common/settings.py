@@ -136,6 +136,9 @@ class GatewaySettings(BaseModel):
     # permessage-deflate keeps two zlib streams per socket (tens of KiB each, for the
     # socket's life); chat frames are small, so it is off unless asked for.
     per_message_deflate: bool = False
+    # Sockets one user may hold at once, over all devices and tabs and all gateways (0: no
+    # cap). One more is refused (error too_many_connections, close 4005).
+    max_connections_per_user: int = Field(default=20, ge=0)
 
 
 class MessagingSettings(BaseModel):

@@ -49,7 +49,8 @@ class Connection:
     session: Session
     id: str = field(default_factory=lambda: secrets.token_hex(8))
     user_id: int = 0
-    device: str = ""
+    device: str = ""  # the device id: the login session (shared by a browser's tabs)
+    kind: str = "web"  # the device's kind: web, desktop, mobile
     auth_session_id: str = ""
     outbound: deque[str | CloseRequest] = field(default_factory=deque)
     on_output: Callable[[], None] | None = None

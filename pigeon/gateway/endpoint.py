@@ -14,7 +14,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from pigeon.actions.accounts import authenticate
 from pigeon.common.clock import now_ms
-from pigeon.common.errors import PigeonError
+from pigeon.common.errors import PigeonError, TooManyConnections
 from pigeon.common.protocol.closecodes import CloseCode
 from pigeon.common.protocol.codec import encode_server_frame
 from pigeon.common.protocol.frames import AckFrame, HelloFrame, SyncFrame
@@ -180,15 +180,29 @@ class _SocketRunner:
             await self._carry_out(connection.session.reject(exc.message))
             return
         connection.user_id = user.id
-        # The device kind is the one the session was opened for: HTTP requests with the
-        # same token name the same device (hot-group read stubs are kept per device).
-        connection.device = claims.device
+        # The device is the login session: HTTP requests and every tab with the same
+        # tokens name the same device (hot-group read stubs are kept per device). Its kind
+        # is the one the session was opened for.
+        connection.device = claims.session_id
+        connection.kind = claims.device
         connection.auth_session_id = claims.session_id
+        if not await gateway.admit(connection):
+            refused = TooManyConnections(
+                f"this account already has {gateway.settings.gateway.max_connections_per_user}"
+                " connections open: close a tab, or log out a device you do not use"
+            )
+            await self._carry_out(
+                connection.session.reject(
+                    refused.message, refused.code, CloseCode.TOO_MANY_CONNECTIONS
+                )
+            )
+            return
         limits = gateway.limits
         hello = HelloFrame(
             user=user,
             session_id=connection.id,
             device=claims.device,
+            device_id=claims.session_id,
             heartbeat_interval=int(limits.heartbeat_interval_s * 1000),
             heartbeat_timeout=int(limits.heartbeat_timeout_s * 1000),
             server_time=now_ms(),
@@ -196,7 +210,9 @@ class _SocketRunner:
             rate_limit_burst=limits.rate_burst,
         )
         await self._carry_out(connection.session.accept(hello))
-        if not connection.closing:  # else it was closed while the token was checked
+        if connection.closing:  # closed while the token was checked
+            await gateway.release(connection)
+        else:
             await gateway.adopt(connection)
 
     async def _process_requests(self) -> None:

@@ -10,27 +10,25 @@ from pigeon.gateway.connection import Connection
 
 
 class Hub:
-    """Local sockets by user. Only this gateway's users: the registry knows the rest."""
+    """Local sockets by user, then by connection id (a user may have many here: devices
+    and tabs). Only this gateway's users: the registry knows the rest."""
 
     def __init__(self, gateway_id: str) -> None:
         self.gateway_id = gateway_id
         self._by_user: dict[int, dict[str, Connection]] = defaultdict(dict)
         self.delivered = 0
 
-    def attach(self, connection: Connection) -> Connection | None:
-        """Add an authenticated connection; return the local one it replaces, if any."""
-        devices = self._by_user[connection.user_id]
-        previous = devices.get(connection.device)
-        devices[connection.device] = connection
-        return previous if previous is not connection else None
+    def attach(self, connection: Connection) -> None:
+        """Add an authenticated connection."""
+        self._by_user[connection.user_id][connection.id] = connection
 
     def detach(self, connection: Connection) -> bool:
-        """Remove a connection if it is still the current one for its device."""
-        devices = self._by_user.get(connection.user_id)
-        if not devices or devices.get(connection.device) is not connection:
+        """Remove a connection; False if it was not attached."""
+        sockets = self._by_user.get(connection.user_id)
+        if not sockets or sockets.get(connection.id) is not connection:
             return False
-        del devices[connection.device]
-        if not devices:
+        del sockets[connection.id]
+        if not sockets:
             del self._by_user[connection.user_id]
         return True
 
@@ -65,12 +63,16 @@ class Hub:
         return reached
 
     def _deliver_to_devices(self, delivery: Delivery) -> int:
+        """Every local socket of the named devices (all tabs of a browser)."""
         reached = 0
+        wanted: dict[int, set[str]] = defaultdict(set)
         for user_id, device in delivery.targets:
-            connection = self._by_user.get(user_id, {}).get(device)
-            if connection is None or connection.id == delivery.exclude_connection:
-                continue
-            if connection.send(delivery.frame):
-                reached += 1
+            wanted[user_id].add(device)
+        for user_id, devices in wanted.items():
+            for connection in list(self._by_user.get(user_id, {}).values()):
+                if connection.device not in devices or connection.id == delivery.exclude_connection:
+                    continue
+                if connection.send(delivery.frame):
+                    reached += 1
         self.delivered += reached
         return reached

@@ -28,9 +28,9 @@ import structlog
 from pigeon.actions import presence
 from pigeon.actions.accounts import session_is_live
 from pigeon.actions.context import Context
+from pigeon.actions.devices import note_device_active
 from pigeon.actions.resync import missed_activity
 from pigeon.bus.delivery import Location
-from pigeon.bus.publication import close_sockets
 from pigeon.bus.queue import DeliveryQueue
 from pigeon.bus.registry import GatewayInfo
 from pigeon.common.clock import now_ms
@@ -123,58 +123,71 @@ class Gateway:
         ]
         log.info("gateway_started", gateway_id=self.gateway_id)
 
-    async def adopt(self, connection: Connection) -> None:
-        """An authenticated socket: register it here and in the registry.
+    def location(self, connection: Connection) -> Location:
+        return Location(self.gateway_id, connection.device, connection.id, connection.kind)
 
-        A previous connection of the same user and device kind is closed with
-        "logged in elsewhere", on this gateway or on another one.
-        """
-        kicked = encode_server_frame(KickedFrame(reason="logged_in_elsewhere"))
-        local = self.hub.attach(connection)
-        if local is not None:
-            local.close(CloseCode.REPLACED, "logged in elsewhere", kicked)
-        location = Location(self.gateway_id, connection.device, connection.id)
+    async def admit(self, connection: Connection) -> bool:
+        """Record an authenticated socket in the registry, unless its user already holds
+        ``gateway.max_connections_per_user`` sockets (counted over every gateway). A user
+        may be connected from any number of devices and tabs below that cap; nothing that
+        is connected is ever closed to make room."""
+        cap = self.settings.gateway.max_connections_per_user
         try:
-            previous = await self.ctx.connections.register(connection.user_id, location)
+            admitted = await self.ctx.connections.register(
+                connection.user_id, self.location(connection), cap
+            )
             self._redis.succeeded()
         except Exception as exc:
             # The socket works locally; the next refresh registers it once Redis is back.
             self._redis.failed(exc, during="register")
             self.metrics.registry_errors.labels("register").inc()
             self._trouble(now_ms())
-            previous = None
+            admitted = True
+        if not admitted:
+            log.info("socket_over_cap", user=connection.user_id, cap=cap)
+        return admitted
+
+    async def adopt(self, connection: Connection) -> None:
+        """An admitted socket that got its ``hello``: deliver to it from now on."""
+        self.hub.attach(connection)
         self.metrics.connections.set(self.hub.count())
-        if (
-            previous is not None
-            and previous.connection_id != connection.id
-            and previous.gateway_id != self.gateway_id
-        ):
-            kick = close_sockets(
-                KickedFrame(reason="logged_in_elsewhere"),
-                connection.user_id,
-                CloseCode.REPLACED,
-                connection_id=previous.connection_id,
-                gateway_id=previous.gateway_id,
-            )
-            await self.ctx.publish([kick])
         if not await session_is_live(self.ctx, connection.auth_session_id):
             log.info("socket_session_revoked", user=connection.user_id, connection=connection.id)
             revoked = encode_server_frame(KickedFrame(reason="session_revoked"))
-            connection.close(CloseCode.REPLACED, "session revoked", revoked)
+            connection.close(CloseCode.REVOKED, "session revoked", revoked)
             return
         self._spawn(presence.connection_opened(self.ctx, connection.user_id))
         log.info(
             "socket_authenticated",
             user=connection.user_id,
             device=connection.device,
+            kind=connection.kind,
             connection=connection.id,
         )
 
+    async def release(self, connection: Connection) -> None:
+        """An admitted socket that closed before it was adopted: forget its entry."""
+        await self._unregister(connection.user_id, self.location(connection))
+
     async def forget(self, connection: Connection) -> None:
         if self.hub.detach(connection):
-            location = Location(self.gateway_id, connection.device, connection.id)
-            await self._unregister(connection.user_id, location)
+            await self._unregister(connection.user_id, self.location(connection))
+            self._note_active(connection.device)
         self.metrics.connections.set(self.hub.count())
+
+    def _note_active(self, device_id: str) -> None:
+        """A socket of the device closed: record when it was last active (while it is
+        connected, the device list shows it online; a write per close, none per open)."""
+
+        async def run() -> None:
+            try:
+                await note_device_active(self.ctx, device_id)
+            except Exception as exc:
+                log.warning("device_activity_not_recorded", device=device_id, error=str(exc))
+
+        task = asyncio.create_task(run())
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     async def _unregister(self, user_id: int, location: Location) -> None:
         try:
@@ -244,9 +257,8 @@ class Gateway:
         # Anything still registered here is gone with this process.
         for connection in list(self.hub.connections()):
             self.hub.detach(connection)
-            location = Location(self.gateway_id, connection.device, connection.id)
             with contextlib.suppress(Exception):
-                await self._unregister(connection.user_id, location)
+                await self._unregister(connection.user_id, self.location(connection))
         for task in list(self._background):
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await asyncio.wait_for(task, 2)
@@ -306,11 +318,7 @@ class Gateway:
         retry, self._unregister_later = self._unregister_later, []
         for user_id, location in retry:
             await self._unregister(user_id, location)
-        entries = [
-            (c.user_id, Location(self.gateway_id, c.device, c.id))
-            for c in self.hub.connections()
-            if not c.closing
-        ]
+        entries = [(c.user_id, self.location(c)) for c in self.hub.connections() if not c.closing]
         refreshed_at = now_ms()
         result = await self.ctx.connections.refresh(entries)
         if result.recreated:
@@ -319,12 +327,6 @@ class Gateway:
             log.info("registry_entries_recreated", count=len(result.recreated))
             self._trouble(min(self._last_report_ms, refreshed_at))
             await presence.settle_presence(self.ctx, sorted(set(result.recreated)))
-        if result.superseded:
-            kicked = encode_server_frame(KickedFrame(reason="logged_in_elsewhere"))
-            replaced = {loc.connection_id for _uid, loc in result.superseded}
-            for connection in list(self.hub.connections()):
-                if connection.id in replaced:
-                    connection.close(CloseCode.REPLACED, "logged in elsewhere", kicked)
 
     async def _report(self) -> None:
         """Heartbeat to the directory: liveness, URL and load, for discovery and sweeping.

@@ -20,7 +20,16 @@ from pigeon.platform.headers import SecurityHeaders
 from pigeon.platform.limits import BodyLimit
 from pigeon.platform.observe import MetricsListener, RequestMetrics
 from pigeon.platform.proxies import TrustedProxies, client_address
-from pigeon.platform.routes import auth, changes, conversations, friends, groups, search, users
+from pigeon.platform.routes import (
+    auth,
+    changes,
+    conversations,
+    devices,
+    friends,
+    groups,
+    search,
+    users,
+)
 from pigeon.platform.routes import gateway as gateway_routes
 from pigeon.platform.routes import presence as presence_routes
 from pigeon.platform.routes import service as service_routes
@@ -62,7 +71,7 @@ def create_app(runtime: Runtime, *, with_api: bool = True) -> FastAPI:
     _add_operations(app, runtime)
     _serve_docs(app)
     if with_api:
-        for module in (auth, users, conversations, changes, friends, groups, search):
+        for module in (auth, devices, users, conversations, changes, friends, groups, search):
             app.include_router(module.router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
         for module in (gateway_routes, presence_routes):
             app.include_router(module.router, prefix=API_PREFIX, responses=ERROR_RESPONSES)

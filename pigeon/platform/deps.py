@@ -36,8 +36,9 @@ async def get_user_id(claims: Annotated[AccessClaims, Depends(get_claims)]) -> i
 
 
 async def get_device(claims: Annotated[AccessClaims, Depends(get_claims)]) -> str:
-    """The device kind the caller's session was opened for (web, desktop, mobile)."""
-    return claims.device
+    """The caller's device id: the session its token belongs to (hot-group read stubs are
+    kept per device, and a socket with the same token is the same device)."""
+    return claims.session_id
 
 
 def get_client_address(request: Request) -> str:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from pigeon.common.models import Ack, ClientKind, Conversation, DeviceKind, Message, User
+from pigeon.common.models import Ack, ClientKind, Conversation, Device, DeviceKind, Message, User
 from pigeon.platform.errors import ErrorDetail
 
 # Ids are 64-bit signed integers in the database; anything larger is refused by the schema
@@ -14,6 +14,13 @@ from pigeon.platform.errors import ErrorDetail
 MAX_ID = 2**63
 Id = Annotated[int, Field(gt=0, lt=MAX_ID)]
 Seq = Annotated[int, Field(ge=0, lt=2**62)]
+# What people call a device ("Chrome on Linux"): trimmed, one line.
+DeviceName = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True, min_length=1, max_length=64, pattern=r"^[^\x00-\x1f\x7f]+$"
+    ),
+]
 
 
 class Body(BaseModel):
@@ -25,12 +32,18 @@ class RegisterBody(Body):
     password: Annotated[str, Field(min_length=1, max_length=256)]
     nickname: Annotated[str, Field(max_length=64)] = ""
     device: DeviceKind = "web"
+    device_name: DeviceName | None = None
 
 
 class LoginBody(Body):
     username: Annotated[str, Field(min_length=1, max_length=64)]
     password: Annotated[str, Field(min_length=1, max_length=256)]
     device: DeviceKind = "web"
+    device_name: DeviceName | None = None
+
+
+class DeviceRenameBody(Body):
+    name: DeviceName
 
 
 class RefreshBody(Body):
@@ -54,6 +67,11 @@ class TokensOut(BaseModel):
     token_type: Literal["bearer"] = "bearer"  # noqa: S105 - a scheme name
     expires_in: int
     user: User
+    device_id: str  # this login's device (see /devices)
+
+
+class DevicesOut(BaseModel):
+    devices: list[Device]
 
 
 class UsersOut(BaseModel):

@@ -58,8 +58,11 @@ auth_sessions = Table(
     metadata,
     Column("id", String(32), primary_key=True),
     Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True),
+    # One session is one device (a browser, an app install): ``device`` is its kind.
     Column("device", String(16), nullable=False),
+    Column("name", String(64), nullable=False, server_default=""),
     Column("created_at", BigInteger, nullable=False),
+    Column("last_active_at", BigInteger, nullable=True),
     Column("expires_at", BigInteger, nullable=False),
     Column("revoked_at", BigInteger, nullable=True),
 )

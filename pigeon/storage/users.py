@@ -141,3 +141,30 @@ async def mark_refresh_token_rotated(conn: AsyncConnection, token_hash: str, now
         .values(rotated_at=now)
     )
     return result.rowcount == 1
+
+
+async def list_live_sessions(conn: AsyncConnection, user_id: int, now: int) -> list[RowMapping]:
+    """The user's devices: sessions neither revoked nor expired, newest first."""
+    query = (
+        select(auth_sessions)
+        .where(
+            auth_sessions.c.user_id == user_id,
+            auth_sessions.c.revoked_at.is_(None),
+            auth_sessions.c.expires_at > now,
+        )
+        .order_by(auth_sessions.c.created_at.desc(), auth_sessions.c.id)
+    )
+    return list((await conn.execute(query)).mappings())
+
+
+async def rename_session(conn: AsyncConnection, session_id: str, name: str) -> None:
+    await conn.execute(
+        update(auth_sessions).where(auth_sessions.c.id == session_id).values(name=name)
+    )
+
+
+async def touch_session(conn: AsyncConnection, session_id: str, now: int) -> None:
+    """The device was active now (a socket of it closed, its tokens were refreshed)."""
+    await conn.execute(
+        update(auth_sessions).where(auth_sessions.c.id == session_id).values(last_active_at=now)
+    )

@@ -67,21 +67,32 @@ async def test_one_user_on_two_gateways_gets_everything_on_both(cluster: Cluster
         assert bob_desk.messages[conversation][-1]["body"] == {"text": "from web"}
 
 
-async def test_second_login_of_a_device_kind_on_another_gateway_kicks_the_first(
+async def test_two_devices_of_one_kind_on_different_gateways_both_stay(
     cluster: ClusterProcess,
 ) -> None:
     async with users(cluster) as make:
         first = await make("gw1", device="mobile")
         second = await make("gw3", device="mobile", login_as=first, api=1)
-        kicked = await first.wait_for(lambda f: f["type"] == "kicked", timeout=5)
-        assert kicked["reason"] == "logged_in_elsewhere"
-        await wait_until(lambda: not first.connected, 5, "the first socket closed")
-        # The second one stays and works.
         friend = await make("gw2")
         conversation = await make_friends(friend, second)
-        await friend.send_text("still here?", conversation_id=conversation)
-        message = await second.next_message(timeout=5)
-        assert message["body"] == {"text": "still here?"}
+        await friend.send_text("both of you?", conversation_id=conversation)
+        for phone in (first, second):
+            message = await phone.next_message(timeout=5)
+            assert message["body"] == {"text": "both of you?"}
+        assert first.connected
+        assert second.connected
+        assert first.kicked is None
+
+
+async def test_log_out_a_device_on_another_gateway(cluster: ClusterProcess) -> None:
+    async with users(cluster) as make:
+        keeper = await make("gw1")
+        lost = await make("gw3", device="desktop", login_as=keeper, api=1)
+        await keeper.log_out_device(lost.device_id)
+        kicked = await lost.wait_for(lambda f: f["type"] == "kicked", timeout=5)
+        assert kicked["reason"] == "device_logged_out"
+        await wait_until(lambda: not lost.connected, 5, "the logged-out socket closed")
+        assert keeper.connected
 
 
 async def test_logout_closes_the_socket_on_another_gateway(cluster: ClusterProcess) -> None:

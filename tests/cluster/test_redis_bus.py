@@ -110,36 +110,80 @@ async def test_queues_are_trimmed_and_expire(
     assert 0 < await client.pttl(key) <= settings.queue_expire_s * 1000
 
 
-async def test_register_replace_and_unregister_only_if_owned(
+async def test_many_sockets_per_user_and_unregister_only_if_owned(
     settings: RedisSettings, client: aioredis.Redis
 ) -> None:
     connections = RedisConnections(client, settings)
-    web1 = Location("gw1", "web", "c1")
-    web2 = Location("gw2", "web", "c2")
-    phone = Location("gw3", "mobile", "c3")
-    assert await connections.register(7, web1) is None
-    assert await connections.register(7, phone) is None
-    assert await connections.register(7, web2) == web1
-    assert not await connections.unregister(7, web1)  # replaced: no longer its entry
-    assert await connections.locate([7, 8]) == {"gw2": [7], "gw3": [7]}
+    tab1 = Location("gw1", "dev-a", "c1", "web")
+    tab2 = Location("gw2", "dev-a", "c2", "web")  # a second tab of the same browser
+    firefox = Location("gw2", "dev-b", "c3", "web")
+    phone = Location("gw3", "dev-c", "c4", "mobile")
+    for location in (tab1, tab2, firefox, phone):
+        assert await connections.register(7, location)
+    assert await connections.locate([7, 8]) == {"gw1": [7], "gw2": [7], "gw3": [7]}
     assert await connections.devices([7, 8]) == {7: ["mobile", "web"]}
-    assert await connections.unregister(7, web2)
-    assert await connections.devices([7]) == {7: ["mobile"]}
+    assert await connections.locate_devices([7]) == {
+        "gw1": [(7, "dev-a")],
+        "gw2": [(7, "dev-a"), (7, "dev-b")],
+        "gw3": [(7, "dev-c")],
+    }
+    assert not await connections.unregister(7, Location("gw9", "dev-a", "c1", "web"))
+    assert await connections.unregister(7, tab1)
+    assert await connections.unregister(7, phone)
+    assert await connections.devices([7]) == {7: ["web"]}
+    found = await connections.locations([7])
+    assert sorted(loc.connection_id for loc in found[7]) == ["c2", "c3"]
 
 
-async def test_refresh_recreates_lost_entries_and_reports_replaced_ones(
+async def test_the_cap_refuses_one_socket_too_many_atomically(
     settings: RedisSettings, client: aioredis.Redis
 ) -> None:
     connections = RedisConnections(client, settings)
-    mine = Location("gw1", "web", "c1")
+    tries = [Location(f"gw{n % 3}", f"dev{n}", f"c{n}", "web") for n in range(10)]
+    admitted = await asyncio.gather(*(connections.register(3, loc, cap=4) for loc in tries))
+    assert sum(admitted) == 4
+    assert len((await connections.locations([3]))[3]) == 4
+    kept = [loc for loc, ok in zip(tries, admitted, strict=True) if ok]
+    assert await connections.register(3, kept[0], cap=4)  # the same socket again is no new one
+    await connections.unregister(3, kept[1])
+    refused = [loc for loc, ok in zip(tries, admitted, strict=True) if not ok]
+    assert await connections.register(3, refused[0], cap=4)  # room again
+    assert not await connections.register(3, refused[1], cap=4)
+
+
+async def test_a_killed_gateways_sockets_expire_one_by_one(
+    settings: RedisSettings, client: aioredis.Redis
+) -> None:
+    """A gateway killed with kill -9 never unregisters: its entries expire, and the next
+    write to the user's hash drops them, although other sockets keep the key alive."""
+    short = settings.model_copy(update={"registry_ttl_s": 0.3})
+    connections = RedisConnections(client, short)
+    await connections.register(4, Location("gw-dead", "dev-a", "c1", "desktop"))
+    await connections.register(4, Location("gw1", "dev-b", "c2", "web"))
+    for _ in range(3):
+        await asyncio.sleep(0.2)
+        await connections.refresh([(4, Location("gw1", "dev-b", "c2", "web"))])
+    assert await connections.devices([4]) == {4: ["web"]}
+    stored = await client.hkeys(f"{settings.key_prefix}:conn:{{4}}")
+    assert stored == [b"c2"]  # the dead one is gone from the hash, not only hidden
+    # Stale entries do not count against the cap either.
+    await connections.register(5, Location("gw-dead", "dev-a", "c3", "web"), cap=1)
+    await asyncio.sleep(0.35)
+    assert await connections.register(5, Location("gw1", "dev-b", "c4", "web"), cap=1)
+
+
+async def test_refresh_recreates_lost_entries(
+    settings: RedisSettings, client: aioredis.Redis
+) -> None:
+    connections = RedisConnections(client, settings)
+    mine = Location("gw1", "dev-a", "c1", "web")
     await connections.register(1, mine)
-    await connections.register(2, Location("gw1", "web", "c2"))
-    await connections.register(2, Location("gw2", "web", "c9"))  # user 2 logged in elsewhere
+    await connections.register(2, Location("gw1", "dev-b", "c2", "web"))
+    await connections.register(2, Location("gw2", "dev-c", "c9", "mobile"))
     await client.delete(f"{settings.key_prefix}:conn:{{1}}")  # as if Redis lost it
-    result = await connections.refresh([(1, mine), (2, Location("gw1", "web", "c2"))])
+    result = await connections.refresh([(1, mine), (2, Location("gw1", "dev-b", "c2", "web"))])
     assert result.recreated == [1]
-    assert result.superseded == [(2, Location("gw1", "web", "c2"))]
-    assert await connections.locate([1, 2]) == {"gw1": [1], "gw2": [2]}
+    assert await connections.locate([1, 2]) == {"gw1": [1, 2], "gw2": [2]}
 
 
 async def test_presence_settles_once_per_change(
@@ -147,10 +191,14 @@ async def test_presence_settles_once_per_change(
 ) -> None:
     connections = RedisConnections(client, settings)
     presence = RedisPresenceBook(client, settings)
-    web = Location("gw1", "web", "c1")
+    web = Location("gw1", "dev-a", "c1", "web")
+    second_tab = Location("gw2", "dev-a", "c2", "web")
     await connections.register(5, web)
     assert await presence.settle(5) == ["web"]
     assert await presence.settle(5) is None  # a second settler sees no change
+    await connections.register(5, second_tab)
+    assert await presence.settle(5) is None  # still "web": friends hear nothing new
+    await connections.unregister(5, second_tab)
     await connections.unregister(5, web)
     await presence.mark_dirty([5], 0.2)
     assert await presence.claim_dirty(10, 30) == []  # not due yet
@@ -173,9 +221,9 @@ async def test_dead_gateways_are_swept_and_live_ones_are_not(
     queue = RedisQueue(client, settings)
     await directory.report_gateway(GatewayInfo("gw1", "ws://a/ws", 1))
     await directory.report_gateway(GatewayInfo("gw2", "ws://b/ws", 1))
-    await connections.register(1, Location("gw1", "web", "c1"))
-    await connections.register(1, Location("gw2", "mobile", "c2"))
-    await connections.register(2, Location("gw2", "web", "c3"))
+    await connections.register(1, Location("gw1", "dev-a", "c1", "web"))
+    await connections.register(1, Location("gw2", "dev-b", "c2", "mobile"))
+    await connections.register(2, Location("gw2", "dev-c", "c3", "web"))
     await queue.push("gw2", delivery(1))
     await asyncio.sleep(1.1)
     await directory.report_gateway(GatewayInfo("gw1", "ws://a/ws", 1))

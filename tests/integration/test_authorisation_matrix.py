@@ -87,6 +87,7 @@ class World:
             "seq": [1],
             "token": [self.invite_token],
             "emoji": ["👍"],
+            "device_id": [self.owner.device_id],
         }
 
 
@@ -126,6 +127,10 @@ RULES: dict[tuple[str, str], Rule] = {
         outsider=frozenset({401}),
     ),
     ("GET", "/users/me"): Rule(outsider=OWN),
+    ("GET", "/devices"): Rule(outsider=OWN),  # the caller's own devices
+    # Another user's device is not told apart from none: 404, and it stays logged in.
+    ("PATCH", "/devices/{device_id}"): Rule(body=lambda w: {"name": "mine now"}),
+    ("DELETE", "/devices/{device_id}"): Rule(),
     ("PATCH", "/users/me"): Rule(body=lambda w: {"signature": "mine"}, outsider=OWN),
     ("GET", "/users"): Rule(params=lambda w: {"q": w.owner.user["username"]}, outsider=OWN),
     ("GET", "/users/{user_id}"): Rule(outsider=OWN),  # public profiles

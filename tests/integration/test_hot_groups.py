@@ -5,12 +5,16 @@ the session server (embedded, or a cluster with ``PIGEON_TEST_MODE=cluster``).""
 from __future__ import annotations
 
 import asyncio
+import json
 import time
+from typing import Any
 
 import pytest
+from websockets.asyncio.client import connect
 
 from pigeon.client import ApiError, PigeonClient
 from tests.conftest import MakeClient
+from tests.harness import ServerProcess
 from tests.helpers import expect_event, make_friends
 
 pytestmark = pytest.mark.asyncio
@@ -94,6 +98,28 @@ async def test_every_member_of_a_busy_hot_group_reaches_the_end(make_client: Mak
 
 def client_last(client: PigeonClient, group_id: int) -> int:
     return client.inbox.last_seq.get(group_id, 0)
+
+
+async def test_a_send_in_a_hot_group_wakes_the_senders_other_tab(
+    make_client: MakeClient, server: ServerProcess
+) -> None:
+    """The sending socket holds its message (the ack), and its device's read stub says so;
+    another tab of the same browser (same device) does not, and gets a notice."""
+    _owner, members, group_id = await _hot_group(make_client, 2)
+    sender = members[0]
+    tab = await connect(server.ws_url)
+    await tab.send(json.dumps({"type": "auth", "token": sender.access_token}))
+    assert json.loads(await tab.recv())["type"] == "hello"
+    ack = await sender.send_text("from tab one", conversation_id=group_id)
+
+    async def notice() -> dict[str, Any]:
+        while True:
+            frame: dict[str, Any] = json.loads(await tab.recv())
+            if frame["type"] == "notice" and frame["conversation_id"] == group_id:
+                return frame
+
+    assert (await asyncio.wait_for(notice(), 5))["last_seq"] == ack["seq"]
+    await tab.close()
 
 
 async def test_hot_group_pushes_notices_not_messages(make_client: MakeClient) -> None:

@@ -89,10 +89,10 @@ async def test_a_group_send_is_left_to_the_fan_out(runtime: Runtime) -> None:
     ]
     draft = Draft(client_msg_id="g1", kind="text", body={"text": "all"}, conversation_id=group.id)
     with ctx.publisher.watch() as sent:
-        await sending.send_message(ctx, a, draft, exclude_connection="c2", device="web")
+        await sending.send_message(ctx, a, draft, exclude_connection="c2", device="amy-laptop")
     assert [shape(p) for p in sent] == [("message", None, "c2")]
     assert isinstance(sent[0], MessageStored)
-    assert sent[0].sender_device == "web"
+    assert sent[0].sender_device == "amy-laptop"
 
 
 async def test_a_kick_tells_the_group_and_the_removed_member(runtime: Runtime) -> None:

@@ -39,6 +39,7 @@ def hello() -> HelloFrame:
         user=user,
         session_id="s",
         device="web",
+        device_id="d",
         heartbeat_interval=25000,
         heartbeat_timeout=60000,
         server_time=0,
@@ -193,7 +194,7 @@ def test_a_server_close_while_authenticating_is_final() -> None:
     ]
     assert session.accept(hello()) == []
     assert session.tick(10) == []
-    assert session.close(CloseCode.REPLACED, "logged in elsewhere") == []
+    assert session.close(CloseCode.REVOKED, "device logged out") == []
 
 
 OUTPUT = SessionLimits(

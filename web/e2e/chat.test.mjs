@@ -288,12 +288,10 @@ describe("Pigeon web client", () => {
     assert.equal(await phone.page.getByTestId("messages").count(), 0);
   });
 
-  test("another tab takes over, @mentions reach the right person, and the group chat view", async () => {
+  test("a second browser leaves the first online, @mentions reach the right person, and the group chat view", async () => {
     assert.ok(groupId, "the group scenario created the group");
-    // The phone login above replaced Bob's desktop connection (same device kind): he was told so.
-    await bob.page.getByTestId("kicked").waitFor({ timeout: 10_000 });
-    await bob.page.getByRole("button", { name: "Use here" }).click();
-    await bob.page.getByTestId("kicked").waitFor({ state: "hidden" });
+    // The phone login above is another device of Bob's: his desktop browser stays connected.
+    assert.equal(await bob.page.getByTestId("kicked").count(), 0, "nobody was logged out");
     await bob.page.goto("/");
     await convRow(bob.page, groupId).waitFor();
 

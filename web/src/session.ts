@@ -95,7 +95,6 @@ export function startSession() {
   const sync = new SyncEngine(api, msgs.sink);
   const ws = new ProtocolClient({
     url: gatewayUrl,
-    device: auth.device,
     getToken: (force) => (force ? api.refreshAccess(api.tokens.access()) : api.freshAccess()),
   });
   setServices({ ws, sync });
@@ -132,14 +131,9 @@ export function startSession() {
     }).catch((e) => console.warn("pigeon: sync failed", e));
     void friends.refresh();
   }));
+  // Closed for good: this device was logged out (from Me → Devices on any device, or a
+  // password change), or the account is at its cap of connections. KickedOverlay says which.
   offFns.push(ws.on("kicked", ({ reason }) => {
-    if (reason === "session_revoked") {
-      endSession();
-      auth.forget();
-      ui.toast("This session was signed out.", "info");
-      void router?.replace({ name: "login" });
-      return;
-    }
     ui.kicked = reason;
   }));
   offFns.push(ws.on("unauthorized", () => {
@@ -169,7 +163,8 @@ export function startSession() {
         void sync.notice(f.conversation_id, f.last_seq).catch(() => undefined);
         break;
       case "error":
-        if (!f.ref) ui.toast(f.message || f.code);
+        // too_many_connections is shown by KickedOverlay once the close (4005) follows.
+        if (!f.ref && f.code !== "too_many_connections") ui.toast(f.message || f.code);
         break;
       case "event":
         onEvent(f.event, f.data ?? {});
@@ -288,9 +283,16 @@ export function endSession() {
   ui.everOnline = false;
 }
 
-/** "Use here": take the connection back after another tab took it. */
-export function takeOver() {
+/** "Try again" after the account was at its cap of connections. */
+export function reconnectNow() {
   const ui = useUiStore();
   ui.kicked = null;
   services().ws?.start();
+}
+
+/** This device was logged out: drop its dead tokens (other tabs follow) and show the login. */
+export function leaveLoggedOut() {
+  endSession();
+  useAuthStore().forget();
+  void router?.replace({ name: "login" });
 }

@@ -29,9 +29,11 @@ describe("ApiClient", () => {
     const api = new ApiClient({ tokens, fetch: srv.fetch, lock: noLock });
     await api.login("alice", "secret123");
     expect(srv.calls[0].body).toEqual({ username: "alice", password: "secret123", device: "web" });
+    await api.login("alice", "secret123", "web", "Firefox on Linux");
+    expect(srv.calls[1].body).toEqual({ username: "alice", password: "secret123", device: "web", device_name: "Firefox on Linux" });
     expect(tokens.refresh()).toBe("r1");
     await api.me();
-    expect(srv.calls[1]).toMatchObject({ method: "GET", url: "/api/v1/users/me", auth: "Bearer a1" });
+    expect(srv.calls[2]).toMatchObject({ method: "GET", url: "/api/v1/users/me", auth: "Bearer a1" });
   });
 
   it("refreshes once on a 401 and retries with the new access token", async () => {

@@ -32,7 +32,7 @@ export class FakeSocket implements SocketLike {
     this.onmessage?.({ data: JSON.stringify(frame) });
   }
   hello(user: User = makeUser(1), interval = 25000, timeout = 60000) {
-    this.push({ type: "hello", user, session_id: "s1", heartbeat_interval: interval, heartbeat_timeout: timeout, server_time: Date.now() });
+    this.push({ type: "hello", user, session_id: "s1", device_id: "d1", device: "web", heartbeat_interval: interval, heartbeat_timeout: timeout, server_time: Date.now() });
   }
   drop(code = 1006, reason = "") {
     this.readyState = 3;
@@ -48,7 +48,7 @@ export function makeUser(id: number, name = `user${id}`): User {
 }
 
 export function makeTokens(n = 1, user = makeUser(1)): Tokens {
-  return { access_token: `a${n}`, refresh_token: `r${n}`, token_type: "bearer", expires_in: 900, user };
+  return { access_token: `a${n}`, refresh_token: `r${n}`, token_type: "bearer", expires_in: 900, user, device_id: "d1" };
 }
 
 export function msg(cid: number, seq: number, sender = 2, text = `m${seq}`, extra: Partial<Message> = {}): Message {

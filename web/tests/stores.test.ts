@@ -40,7 +40,7 @@ function setup(_online = false) {
   api.tokens.save(makeTokens(1, makeUser(ME, "me")));
   const msgs = useMessagesStore();
   const sync = new SyncEngine(api, msgs.sink);
-  const ws = new ProtocolClient({ url: "ws://x/ws", device: "web", getToken: async () => "a1", socketFactory: (u) => new FakeSocket(u), requestTimeoutMs: 1000 });
+  const ws = new ProtocolClient({ url: "ws://x/ws", getToken: async () => "a1", socketFactory: (u) => new FakeSocket(u), requestTimeoutMs: 1000 });
   setServices({ api: api as unknown as ApiClient, ws, sync });
   useAuthStore().setUser(makeUser(ME, "me"));
   return { api, ws, sync, msgs, convs: useConversationsStore() };

@@ -6,7 +6,6 @@ function client(extra: Partial<ConstructorParameters<typeof ProtocolClient>[0]> 
   const states: ConnState[] = [];
   const c = new ProtocolClient({
     url: "ws://test/ws",
-    device: "web",
     getToken: async () => "tok",
     socketFactory: (u) => new FakeSocket(u),
     random: () => 0.5,
@@ -34,7 +33,7 @@ describe("ProtocolClient", () => {
     const s = FakeSocket.last();
     expect(s.url).toBe("ws://test/ws");
     s.open();
-    expect(s.sent[0]).toEqual({ type: "auth", token: "tok", device: "web" });
+    expect(s.sent[0]).toEqual({ type: "auth", token: "tok" });
     expect(c.state).toBe("authenticating");
     s.hello(undefined, 1000, 60000);
     expect(c.state).toBe("online");
@@ -81,17 +80,48 @@ describe("ProtocolClient", () => {
     const s = FakeSocket.last();
     s.open();
     s.hello();
-    s.push({ type: "kicked", reason: "logged_in_elsewhere" });
+    s.push({ type: "kicked", reason: "device_logged_out" });
     s.drop(4003);
     vi.advanceTimersByTime(120_000);
     await flush();
     expect(c.state).toBe("kicked");
-    expect(kicks).toEqual(["logged_in_elsewhere"]);
+    expect(kicks).toEqual(["device_logged_out"]);
     expect(FakeSocket.all.length).toBe(1);
-    // "Use here"
+  });
+
+  it("stops at the connection cap (close 4005) until asked to try again", async () => {
+    const kicks: string[] = [];
+    const { c } = client();
+    c.on("kicked", (k) => kicks.push(k.reason));
+    c.start();
+    await flush();
+    const s = FakeSocket.last();
+    s.open();
+    s.push({ type: "error", ref: null, code: "too_many_connections", message: "too many" });
+    s.drop(4005);
+    vi.advanceTimersByTime(120_000);
+    await flush();
+    expect(c.state).toBe("kicked");
+    expect(kicks).toEqual(["too_many_connections"]);
+    expect(FakeSocket.all.length).toBe(1);
+    // "Try again"
     c.start();
     await flush();
     expect(FakeSocket.all.length).toBe(2);
+  });
+
+  it("treats a bare close 4003 as this device logged out", async () => {
+    const kicks: string[] = [];
+    const { c } = client();
+    c.on("kicked", (k) => kicks.push(k.reason));
+    c.start();
+    await flush();
+    const s = FakeSocket.last();
+    s.open();
+    s.hello();
+    s.drop(4003);
+    await flush();
+    expect(kicks).toEqual(["device_logged_out"]);
   });
 
   it("reconnects at once when the server says reconnect", async () => {

@@ -14,7 +14,8 @@ class CloseCode(IntEnum):
     PROTOCOL_VIOLATION = 4000
     AUTH_FAILED = 4001
     AUTH_TIMEOUT = 4002
-    REPLACED = 4003
+    REVOKED = 4003  # the device was logged out (its session revoked): do not reconnect
     HEARTBEAT_TIMEOUT = 4004
+    TOO_MANY_CONNECTIONS = 4005  # the user is at gateway.max_connections_per_user
     RATE_LIMITED = 4008
     TOO_SLOW = 4009

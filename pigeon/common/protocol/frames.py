@@ -82,8 +82,9 @@ CLIENT_FRAME_TYPES = frozenset({"auth", "ping", "send", "sync", "read", "typing"
 class HelloFrame(Model):
     type: Literal["hello"] = "hello"
     user: User
-    session_id: str
-    device: DeviceKind
+    session_id: str  # this connection's id
+    device: DeviceKind  # the device's kind
+    device_id: str  # the device (login) this connection belongs to; see /devices
     heartbeat_interval: int
     heartbeat_timeout: int
     server_time: int
@@ -171,9 +172,14 @@ class ErrorFrame(Model):
     retry_after_ms: int | None = None
 
 
+# device_logged_out: "log out this device" from the device list; session_revoked: a
+# logout, a password change, or a refresh token used twice.
+KickReason = Literal["device_logged_out", "session_revoked"]
+
+
 class KickedFrame(Model):
     type: Literal["kicked"] = "kicked"
-    reason: Literal["logged_in_elsewhere", "session_revoked"]
+    reason: KickReason
 
 
 class ReconnectFrame(Model):

@@ -176,12 +176,18 @@ class Session:
         self._move(State.OPEN)
         return [Reply(hello)]
 
-    def reject(self, reason: str) -> list[Action]:
-        """The token did not verify (ignored if the connection was closed meanwhile)."""
+    def reject(
+        self,
+        reason: str,
+        code: str = "unauthorized",
+        close_code: CloseCode = CloseCode.AUTH_FAILED,
+    ) -> list[Action]:
+        """The token did not verify, or the user may open no more sockets (ignored if the
+        connection was closed meanwhile)."""
         if self.state is State.CLOSED:
             return []
-        error = Reply(ErrorFrame(code="unauthorized", message=reason))
-        return [error, *self._close(CloseCode.AUTH_FAILED, reason)]
+        error = Reply(ErrorFrame(code=code, message=reason))
+        return [error, *self._close(close_code, reason)]
 
     def close(self, code: CloseCode, reason: str) -> list[Action]:
         """Close from the server side (shutdown, replaced by another login...)."""

@@ -32,6 +32,7 @@ def _out(tokens: accounts.Tokens) -> TokensOut:
         refresh_token=tokens.refresh_token,
         expires_in=tokens.expires_in,
         user=tokens.user,
+        device_id=tokens.session_id,
     )
 
 
@@ -42,16 +43,26 @@ async def register(body: RegisterBody, ctx: Ctx, address: ClientAddress) -> Toke
     hour (429 ``rate_limited``)."""
     return _out(
         await accounts.register_user(
-            ctx, body.username, body.password, body.nickname, body.device, address
+            ctx,
+            body.username,
+            body.password,
+            body.nickname,
+            body.device,
+            address,
+            device_name=body.device_name,
         )
     )
 
 
 @router.post("/login", dependencies=NO_STORE)
 async def login(body: LoginBody, ctx: Ctx, address: ClientAddress) -> TokensOut:
-    """Log in. Ten failed logins for one account (or a hundred from one address) pause it
-    for a few minutes (429 ``rate_limited``)."""
-    return _out(await accounts.login_user(ctx, body.username, body.password, body.device, address))
+    """Log in, as a new device (``device`` is its kind, ``device_name`` what it is called
+    in the device list; see ``/devices``). Ten failed logins for one account (or a
+    hundred from one address) pause it for a few minutes (429 ``rate_limited``)."""
+    tokens = await accounts.login_user(
+        ctx, body.username, body.password, body.device, address, device_name=body.device_name
+    )
+    return _out(tokens)
 
 
 @router.post("/refresh", dependencies=NO_STORE)

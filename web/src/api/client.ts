@@ -1,8 +1,8 @@
 import { ApiError } from "./errors";
 import type { TokenStore } from "./tokens";
 import type {
-  Ack, Conversation, Device, Friend, FriendRequest, Group, GroupMember, MediaKind, MediaPage, Message, MessagePage,
-  PresenceInfo, Readers, SearchPage, Tokens, Upload, UploadKind, User,
+  Ack, Conversation, Device, DeviceKind, Friend, FriendRequest, Group, GroupMember, MediaKind, MediaPage, Message,
+  MessagePage, PresenceInfo, Readers, SearchPage, Tokens, Upload, UploadKind, User,
 } from "./types";
 
 export type FetchLike = (input: string, init?: RequestInit) => Promise<Response>;
@@ -198,14 +198,14 @@ export class ApiClient {
 
   // ---- accounts -----------------------------------------------------------
 
-  async register(username: string, password: string, nickname?: string, device: Device = "web"): Promise<Tokens> {
-    const t = await this.request<Tokens>("POST", "/auth/register", { username, password, nickname: nickname || undefined, device }, { auth: false });
+  async register(username: string, password: string, nickname?: string, device: DeviceKind = "web", device_name?: string): Promise<Tokens> {
+    const t = await this.request<Tokens>("POST", "/auth/register", { username, password, nickname: nickname || undefined, device, device_name }, { auth: false });
     this.tokens.save(t);
     return t;
   }
 
-  async login(username: string, password: string, device: Device = "web"): Promise<Tokens> {
-    const t = await this.request<Tokens>("POST", "/auth/login", { username, password, device }, { auth: false });
+  async login(username: string, password: string, device: DeviceKind = "web", device_name?: string): Promise<Tokens> {
+    const t = await this.request<Tokens>("POST", "/auth/login", { username, password, device, device_name }, { auth: false });
     this.tokens.save(t);
     return t;
   }
@@ -220,6 +220,13 @@ export class ApiClient {
     return this.request<void>("POST", "/auth/password", { old_password, new_password });
   }
   me() { return this.request<User>("GET", "/users/me"); }
+
+  // ---- devices --------------------------------------------------------------
+
+  devices() { return this.request<{ devices: Device[] }>("GET", "/devices"); }
+  renameDevice(id: string, name: string) { return this.request<Device>("PATCH", `/devices/${encodeURIComponent(id)}`, { name }); }
+  /** Log a device out: its tokens stop working and all its tabs are closed (close 4003). */
+  logOutDevice(id: string) { return this.request<void>("DELETE", `/devices/${encodeURIComponent(id)}`); }
   updateMe(patch: { nickname?: string; avatar_url?: string; signature?: string }) {
     return this.request<User>("PATCH", "/users/me", patch);
   }

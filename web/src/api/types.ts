@@ -1,6 +1,18 @@
 // Wire types from the Pigeon contract. Ids are integers, times are ms since the epoch.
 
-export type Device = "web" | "desktop" | "mobile";
+export type DeviceKind = "web" | "desktop" | "mobile";
+
+/** One of my logged-in devices (a browser, an app install): `GET /devices`. */
+export interface Device {
+  id: string;
+  name: string;
+  kind: DeviceKind;
+  created_at: number;
+  last_active_at: number;
+  online: boolean;
+  /** This browser. */
+  current: boolean;
+}
 
 export interface User {
   id: number;
@@ -17,6 +29,7 @@ export interface Tokens {
   token_type: "bearer";
   expires_in: number;
   user: User;
+  device_id: string;
 }
 
 export type GroupRole = "owner" | "admin" | "member";

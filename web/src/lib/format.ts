@@ -123,3 +123,11 @@ export function preview(m: Message | null | undefined, nameOf: (id: number | nul
     default: return `[${m.kind}]`;
   }
 }
+
+/** When a device was last active, for the device list: "just now", "5 min ago", "Yesterday". */
+export function lastActive(ts: number, now = Date.now()): string {
+  const ago = now - ts;
+  if (ago < 60_000) return "just now";
+  if (ago < 3_600_000) return `${Math.floor(ago / 60_000)} min ago`;
+  return shortTime(ts, now);
+}

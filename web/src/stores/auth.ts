@@ -1,38 +1,25 @@
 import { defineStore } from "pinia";
 import { computed, ref } from "vue";
-import type { Device, User } from "../api/types";
+import type { User } from "../api/types";
+import { deviceName } from "../lib/deviceName";
 import { services } from "../services";
-
-const DEVICE_KEY = "pigeon.device";
 
 export const useAuthStore = defineStore("auth", () => {
   const api = () => services().api;
   const user = ref<User | null>(api().tokens.user());
-  const device = ref<Device>(readDevice());
   const loggedIn = computed(() => user.value !== null);
   const me = computed(() => user.value?.id ?? null);
 
-  function readDevice(): Device {
-    try {
-      const d = localStorage.getItem(DEVICE_KEY);
-      if (d === "web" || d === "desktop" || d === "mobile") return d;
-    } catch { /* no storage */ }
-    return "web";
-  }
-
-  function setDevice(d: Device) {
-    device.value = d;
-    try { localStorage.setItem(DEVICE_KEY, d); } catch { /* ignore */ }
-  }
-
+  // Each login makes this browser a new device, named after the browser and its system.
+  // Its tabs share the login (tokens in localStorage), so they are one device.
   async function login(username: string, password: string) {
-    const t = await api().login(username.trim(), password, device.value);
+    const t = await api().login(username.trim(), password, "web", deviceName());
     user.value = t.user;
     return t.user;
   }
 
   async function register(username: string, password: string, nickname?: string) {
-    const t = await api().register(username.trim(), password, nickname?.trim(), device.value);
+    const t = await api().register(username.trim(), password, nickname?.trim(), "web", deviceName());
     user.value = t.user;
     return t.user;
   }
@@ -74,5 +61,5 @@ export const useAuthStore = defineStore("auth", () => {
     user.value = api().tokens.user();
   }
 
-  return { user, me, device, loggedIn, login, register, logout, forget, setUser, refreshMe, updateProfile, changePassword, setDevice, reload };
+  return { user, me, loggedIn, login, register, logout, forget, setUser, refreshMe, updateProfile, changePassword, reload };
 });

@@ -1,4 +1,3 @@
-import type { Device } from "../api/types";
 import { CLOSE, type AckFrame, type ClientFrame, type ErrorFrame, type HelloFrame, type MessagesFrame, type ServerFrame } from "./protocol";
 
 /** The subset of the browser WebSocket the client uses, so tests can pass a fake. */
@@ -19,14 +18,13 @@ export type ConnState =
   | "authenticating"// auth sent, waiting for hello
   | "online"        // hello received
   | "waiting"       // disconnected, a reconnect is scheduled (backoff)
-  | "kicked"        // replaced by another connection of the same device kind; no auto-reconnect
+  | "kicked"        // closed for good: this device was logged out (4003) or the account has too many connections open (4005); no auto-reconnect
   | "stopped";      // stopped on purpose or the session ended
 
 export interface BackoffOptions { base: number; max: number; factor: number }
 
 export interface ProtocolClientOptions {
   url: string | (() => string | Promise<string>);
-  device: Device;
   /** Returns an access token; `force` asks for a refreshed one (after the server refused the last). */
   getToken: (force: boolean) => Promise<string | null>;
   socketFactory?: SocketFactory;
@@ -166,7 +164,7 @@ export class ProtocolClient {
     ws.onopen = () => {
       if (gen !== this.generation) return;
       this.setState("authenticating");
-      this.raw({ type: "auth", token, device: this.opts.device });
+      this.raw({ type: "auth", token });
       this.helloTimer = setTimeout(() => {
         if (gen === this.generation && this.state === "authenticating") this.teardown(4002, "no hello");
         if (gen === this.generation) this.scheduleReconnect();
@@ -179,7 +177,7 @@ export class ProtocolClient {
     ws.onerror = () => { /* onclose follows */ };
     ws.onclose = (ev) => {
       if (gen !== this.generation) return;
-      this.onClose(ev.code, ev.reason);
+      this.onClose(ev.code);
     };
   }
 
@@ -228,13 +226,14 @@ export class ProtocolClient {
     this.emit("frame", frame);
   }
 
-  private onClose(code: number, reason: string): void {
+  private onClose(code: number): void {
     this.clearTimers();
     this.ws = null;
     this.failPending("disconnected");
-    if (code === CLOSE.KICKED) {
-      this.setState("kicked", { reason: reason || "logged_in_elsewhere" });
-      this.emit("kicked", { reason: reason || "logged_in_elsewhere" });
+    if (code === CLOSE.KICKED || code === CLOSE.TOO_MANY_CONNECTIONS) {
+      const why = code === CLOSE.KICKED ? "device_logged_out" : "too_many_connections";
+      this.setState("kicked", { reason: why });
+      this.emit("kicked", { reason: why });
       return;
     }
     if (code === CLOSE.AUTH_FAILED) {

@@ -1,11 +1,15 @@
-import type { Device, Message, User } from "../api/types";
+import type { DeviceKind, Message, User } from "../api/types";
 
 // Frames of Pigeon's WebSocket protocol (see the wire contract).
 
 export interface HelloFrame {
   type: "hello";
   user: User;
+  /** This connection's id. */
   session_id: string;
+  /** The device (login) this connection belongs to; every tab of a browser shares it. */
+  device_id: string;
+  device: DeviceKind;
   heartbeat_interval: number;
   heartbeat_timeout: number;
   server_time: number;
@@ -36,7 +40,7 @@ export type ServerFrame =
   | PresenceFrame | NoticeFrame | ErrorFrame | KickedFrame | ReconnectFrame | PongFrame;
 
 export type ClientFrame =
-  | { type: "auth"; token: string; device: Device }
+  | { type: "auth"; token: string }
   | { type: "ping" }
   | { type: "send"; ref: string; client_msg_id: string; conversation_id?: number; to_user_id?: number; kind: string; body: unknown; mentions?: number[]; mention_all?: boolean }
   | { type: "sync"; ref: string; conversation_id: number; after: number; limit?: number }
@@ -47,8 +51,11 @@ export type ClientFrame =
 export const CLOSE = {
   AUTH_FAILED: 4001,
   AUTH_TIMEOUT: 4002,
+  /** This device was logged out (from any of the user's devices), or its session revoked. */
   KICKED: 4003,
   HEARTBEAT_TIMEOUT: 4004,
+  /** The account has gateway.max_connections_per_user sockets open already. */
+  TOO_MANY_CONNECTIONS: 4005,
   RATE_LIMITED: 4008,
   PROTOCOL: 4000,
   TOO_BIG: 1009,
