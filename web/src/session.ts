@@ -15,6 +15,7 @@ import { useUsersStore } from "./stores/users";
 import { useUiStore } from "./stores/ui";
 import { ProtocolClient } from "./ws/client";
 import type { ServerFrame } from "./ws/protocol";
+import { SocketFirstSource } from "./ws/source";
 import { SyncEngine } from "./ws/sync";
 
 /** Same origin, ws:// or wss:// to match the page. */
@@ -92,7 +93,7 @@ export function startSession() {
   const groups = useGroupsStore();
   const presence = usePresenceStore();
 
-  const sync = new SyncEngine(api, msgs.sink);
+  const sync = new SyncEngine(new SocketFirstSource(api, () => services().ws), msgs.sink);
   const ws = new ProtocolClient({
     url: gatewayUrl,
     getToken: (force) => (force ? api.refreshAccess(api.tokens.access()) : api.freshAccess()),
