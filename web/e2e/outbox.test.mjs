@@ -58,7 +58,7 @@ async function openChat(page) {
 }
 
 async function waitForMessage(page, text) {
-  await eventually(async () => assert.ok((await messageTexts(page)).includes(text), `"${text}" not shown`));
+  await eventually(async () => assert.ok((await messageTexts(page)).includes(text), `"${text}" not shown`), { timeout: 20_000 });
 }
 
 test("opening a chat focuses the message box, with no errors in the console", async () => {
@@ -94,8 +94,20 @@ test("the peer's typing indicator ends as soon as the message arrives", async ()
   await alice.page.goto(`/c/${cid}`);
   await alice.page.getByTestId("messages").waitFor();
   const subtitle = alice.page.getByTestId("chat-subtitle");
-  await composer(bob.page).pressSequentially("On my way", { delay: 30 });
-  await eventually(async () => assert.match(await subtitle.textContent(), /typing/));
+  // Typing frames are not stored: keep typing until Alice's socket is up and she sees it.
+  const words = "On my way";
+  let typed = "";
+  await eventually(async () => {
+    if (typed.length < words.length) {
+      await composer(bob.page).press(words[typed.length] === " " ? "Space" : words[typed.length]);
+      typed += words[typed.length];
+    } else {
+      await composer(bob.page).press("Backspace");
+      typed = typed.slice(0, -1);
+    }
+    assert.match(await subtitle.textContent(), /typing/);
+  }, { timeout: 20_000, interval: 300 });
+  await composer(bob.page).fill(words);
   await composer(bob.page).press("Enter");
   await waitForMessage(alice.page, "On my way");
   const shownAt = Date.now();

@@ -283,6 +283,23 @@ describe("messages store", () => {
     vi.advanceTimersByTime(5100);
     expect(msgs.typers(5)).toEqual([]);
   });
+
+  it("ends the typist's typing when their message arrives; a typing frame delivered just after does not restart it", async () => {
+    const { api, msgs, convs, sync } = setup(false);
+    api.add(5, 1);
+    convs.setAll([conv(5, 1)]);
+    await msgs.open(5);
+    vi.useFakeTimers();
+    msgs.noteTyping(5, 2);
+    expect(msgs.typers(5)).toEqual([2]);
+    await sync.receive(msg(5, 2, 2, "done typing"));
+    expect(msgs.typers(5)).toEqual([]);
+    msgs.noteTyping(5, 2); // sent before the message, delivered after it
+    expect(msgs.typers(5)).toEqual([]);
+    vi.advanceTimersByTime(1100);
+    msgs.noteTyping(5, 2); // typing the next one
+    expect(msgs.typers(5)).toEqual([2]);
+  });
 });
 
 describe("connection loss", () => {

@@ -1,11 +1,13 @@
 import { createStore, del, entries, set, type UseStore } from "idb-keyval";
+import { markRaw, toRaw } from "vue";
 import type { Upload, UploadKind } from "../api/types";
+import type { Outgoing } from "../stores/messages";
 
 /**
  * The outbox on disk: every message that was typed but not yet acked by Pigeon, kept in
  * IndexedDB so that a reload (or a closed tab) does not lose it. The messages store owns the
- * live queue; this module only saves, removes and lists what it holds, per user, in the order
- * the messages were written.
+ * live queue; this module saves, removes and lists what it holds, per user, in the order the
+ * messages were written, and turns a queued message into plain data and back.
  */
 
 /** What is kept of an outgoing message. Attachments keep their file until it is uploaded. */
@@ -83,4 +85,48 @@ let lastOrder = 0;
 export function nextOrder(): number {
   lastOrder = Math.max(lastOrder + 1, Date.now() * 1000);
   return lastOrder;
+}
+
+/** What is written to disk: plain data (no Vue proxies), the file only until it is uploaded. */
+export function toSaved(o: Outgoing, me: number): SavedOutgoing {
+  const raw = toRaw(o);
+  const up = raw.upload;
+  return {
+    user_id: me,
+    client_msg_id: raw.client_msg_id,
+    conversation_id: raw.conversation_id,
+    kind: raw.kind,
+    body: JSON.parse(JSON.stringify(raw.body)) as Record<string, unknown>,
+    mentions: [...raw.mentions],
+    ...(raw.mentionAll ? { mentionAll: true } : {}),
+    ts: raw.ts,
+    order: raw.order,
+    ...(raw.state === "failed" ? { failed: { error: raw.error ?? "Not sent", permanent: !!raw.permanent } } : {}),
+    ...(up ? {
+      upload: {
+        file: up.done ? null : toRaw(up.file), name: up.name, kind: up.kind,
+        done: up.done ? (JSON.parse(JSON.stringify(up.done)) as Upload) : null,
+        width: up.width, height: up.height, duration_ms: up.duration_ms,
+      },
+    } : {}),
+  };
+}
+
+/** A saved message back in the queue: failed stays failed, anything else is queued again. */
+export function fromSaved(s: SavedOutgoing): Outgoing {
+  const up = s.upload;
+  const preview = up?.file && up.kind !== "file" && typeof URL.createObjectURL === "function" ? URL.createObjectURL(up.file) : null;
+  return {
+    client_msg_id: s.client_msg_id, conversation_id: s.conversation_id, kind: s.kind, body: s.body, mentions: s.mentions,
+    ...(s.mentionAll ? { mentionAll: true } : {}),
+    ts: s.ts, order: s.order,
+    state: s.failed ? "failed" : "queued",
+    ...(s.failed ? { error: s.failed.error, permanent: s.failed.permanent } : {}),
+    ...(up ? {
+      upload: {
+        file: up.file ? markRaw(up.file) : null, name: up.name, kind: up.kind, progress: up.done ? 1 : 0, done: up.done, preview,
+        width: up.width, height: up.height, duration_ms: up.duration_ms,
+      },
+    } : {}),
+  };
 }

@@ -1,9 +1,9 @@
 import { defineStore } from "pinia";
-import { markRaw, ref, toRaw } from "vue";
+import { markRaw, ref } from "vue";
 import { ApiError, friendlyCode, friendlyError } from "../api/errors";
 import type { Ack, Message, MessagePage, Upload, UploadKind } from "../api/types";
 import { bodyFor, isPermanentUploadError, refuseUpload } from "../lib/attachments";
-import { nextOrder, outboxDb, type SavedOutgoing } from "../lib/outbox";
+import { fromSaved, nextOrder, outboxDb, toSaved, type SavedOutgoing } from "../lib/outbox";
 import { services } from "../services";
 import type { AckFrame } from "../ws/protocol";
 import { RequestError } from "../ws/client";
@@ -285,48 +285,6 @@ export const useMessagesStore = defineStore("messages", () => {
   function canSend(): boolean {
     const { ws } = services();
     return ws ? ws.online : true;
-  }
-
-  function toSaved(o: Outgoing, me: number): SavedOutgoing {
-    const raw = toRaw(o);
-    const up = raw.upload;
-    return {
-      user_id: me,
-      client_msg_id: raw.client_msg_id,
-      conversation_id: raw.conversation_id,
-      kind: raw.kind,
-      body: JSON.parse(JSON.stringify(raw.body)) as Record<string, unknown>,
-      mentions: [...raw.mentions],
-      ...(raw.mentionAll ? { mentionAll: true } : {}),
-      ts: raw.ts,
-      order: raw.order,
-      ...(raw.state === "failed" ? { failed: { error: raw.error ?? "Not sent", permanent: !!raw.permanent } } : {}),
-      ...(up ? {
-        upload: {
-          file: up.done ? null : toRaw(up.file), name: up.name, kind: up.kind,
-          done: up.done ? (JSON.parse(JSON.stringify(up.done)) as Upload) : null,
-          width: up.width, height: up.height, duration_ms: up.duration_ms,
-        },
-      } : {}),
-    };
-  }
-
-  function fromSaved(s: SavedOutgoing): Outgoing {
-    const up = s.upload;
-    const preview = up?.file && up.kind !== "file" && typeof URL.createObjectURL === "function" ? URL.createObjectURL(up.file) : null;
-    return {
-      client_msg_id: s.client_msg_id, conversation_id: s.conversation_id, kind: s.kind, body: s.body, mentions: s.mentions,
-      ...(s.mentionAll ? { mentionAll: true } : {}),
-      ts: s.ts, order: s.order,
-      state: s.failed ? "failed" : "queued",
-      ...(s.failed ? { error: s.failed.error, permanent: s.failed.permanent } : {}),
-      ...(up ? {
-        upload: {
-          file: up.file ? markRaw(up.file) : null, name: up.name, kind: up.kind, progress: up.done ? 1 : 0, done: up.done, preview,
-          width: up.width, height: up.height, duration_ms: up.duration_ms,
-        },
-      } : {}),
-    };
   }
 
   /** Keep the message on disk as it is now (queued, or failed with its reason). */
