@@ -300,6 +300,17 @@ describe("messages store", () => {
     msgs.noteTyping(5, 2); // typing the next one
     expect(msgs.typers(5)).toEqual([2]);
   });
+
+  it("waits a moment after my own send before the next typing frame, so that peers do not drop it", async () => {
+    const { ws, msgs } = setup(true);
+    const sock = await goOnline(ws);
+    vi.useFakeTimers({ now: 100_000, toFake: ["Date"] });
+    msgs.sendText(5, "sent");
+    expect(msgs.iAmTyping(5, 100_500)).toBe(false);
+    expect(msgs.iAmTyping(5, 101_600)).toBe(true); // not 3 s later: the throttle restarts with each send
+    expect(sock.sentOf("typing").length).toBe(1);
+    ws.stop();
+  });
 });
 
 describe("connection loss", () => {

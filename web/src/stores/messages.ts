@@ -84,6 +84,8 @@ const TYPING_SHOW_MS = 5000;
 const TYPING_SEND_EVERY_MS = 3000;
 /** How long after someone's message a typing frame from them is taken as one sent before it. */
 const TYPING_LATE_MS = 1000;
+/** The first typing frame after my own message waits this long, so that peers do not drop it. */
+const TYPING_AFTER_SEND_MS = 1500;
 
 export const useMessagesStore = defineStore("messages", () => {
   const windows = ref<Record<number, Window>>({});
@@ -93,6 +95,8 @@ export const useMessagesStore = defineStore("messages", () => {
   /** readCounts[cid][seq] = how many members read that message (groups) */
   const readCounts = ref<Record<number, Record<number, number>>>({});
   const lastTypingSent: Record<number, number> = {};
+  /** When I last sent a message per conversation: peers ignore typing right after it. */
+  const lastSent: Record<number, number> = {};
   /** typingEnded[cid][userId] = when their last message arrived (it ends their typing). */
   const typingEnded: Record<number, Record<number, number>> = {};
   const api = () => services().api;
@@ -447,6 +451,7 @@ export const useMessagesStore = defineStore("messages", () => {
     (outbox.value[cid] ??= []).push(o);
     const live = outbox.value[cid][outbox.value[cid].length - 1];
     lastTypingSent[cid] = 0;
+    lastSent[cid] = Date.now();
     persist(live);
     void pump(cid);
     return live;
@@ -587,9 +592,12 @@ export const useMessagesStore = defineStore("messages", () => {
     const now = Date.now();
     return Object.entries(t).filter(([, until]) => until > now).map(([id]) => Number(id));
   }
-  /** Send a `typing` frame, at most one every 3 s per conversation. */
+  /** Send a `typing` frame, at most one every 3 s per conversation (and not just after a send). */
   function iAmTyping(cid: number, now = Date.now()): boolean {
     if (now - (lastTypingSent[cid] ?? 0) < TYPING_SEND_EVERY_MS) return false;
+    // peers drop a typing frame that comes right after my message (see noteTyping): wait
+    // until they take it, or the indicator for my next message would only show 3 s later
+    if (now - (lastSent[cid] ?? -Infinity) < TYPING_AFTER_SEND_MS) return false;
     const { ws } = services();
     if (!ws || !ws.send({ type: "typing", conversation_id: cid })) return false;
     lastTypingSent[cid] = now;
