@@ -158,6 +158,39 @@ test("messages written offline wait (across a reload) and arrive once, in order,
   assert.deepEqual((await sentTexts(alice.page)).filter((t) => t.startsWith("Written offline")), ["Written offline 1", "Written offline 2"]);
 });
 
+test("a message the server refuses is Failed, with Retry and Delete in full view above the composer", async () => {
+  const apiB = apiFor(server.base, (await sessionOf(bob.page)).access_token);
+  await apiB("POST", `/blocks/${alice.id}`);
+  try {
+    await alice.page.goto(`/c/${cid}`);
+    await alice.page.getByTestId("messages").waitFor();
+    await composer(alice.page).fill("Refused one");
+    await composer(alice.page).press("Enter");
+    const row = alice.page.getByTestId("send-error").last();
+    await row.waitFor({ timeout: 15_000 });
+    assert.match(await row.textContent(), /cannot message this person/);
+    const retry = row.getByTestId("retry");
+    const del = row.getByRole("button", { name: "Delete" });
+    assert.ok(await retry.isVisible());
+    const boxTop = (await composer(alice.page).locator("xpath=ancestor::form").boundingBox()).y;
+    const scroller = await alice.page.getByTestId("messages").boundingBox();
+    await eventually(async () => {
+      for (const b of [await retry.boundingBox(), await del.boundingBox()]) {
+        assert.ok(b.y >= scroller.y && b.y + b.height <= Math.min(boxTop, scroller.y + scroller.height), `button at ${b.y}+${b.height}, composer at ${boxTop}`);
+      }
+    });
+    await shot(alice.page, "outbox-failed.png");
+    await del.click();
+    await eventually(async () => assert.equal(await pending(alice.page).count(), 0));
+    await alice.page.reload(); // deleted for good: not restored from the outbox
+    await alice.page.getByTestId("messages").waitFor();
+    await sleep(500);
+    assert.equal(await pending(alice.page).count(), 0);
+  } finally {
+    await apiB("DELETE", `/blocks/${alice.id}`);
+  }
+});
+
 test("a phone shows a placeholder that fits on one line", async () => {
   const phone = await newPerson(browser, server.base, "Phoebe", { viewport: { width: 390, height: 844 } });
   try {
