@@ -101,5 +101,10 @@ def start_embedded(
             env=full_env,
         )
     url = f"http://127.0.0.1:{port}"
-    wait_healthy(url, process, log_path, timeout=30)
-    return ServerProcess(url, process, log_path, data_dir, env or {})
+    server = ServerProcess(url, process, log_path, data_dir, env or {})
+    try:
+        wait_healthy(url, process, log_path, timeout=60)
+    except BaseException:
+        server.stop()  # not left running behind the failed test
+        raise
+    return server

@@ -1,4 +1,5 @@
-"""Conversations: open a private one, list them with counters, check who may do what."""
+"""Conversations: open a private one, list them with counters and the member's own
+settings (mute, pin, archive), check who may do what."""
 
 from __future__ import annotations
 
@@ -18,8 +19,17 @@ from pigeon.common.errors import (
     NotFound,
     NotFriends,
     NotMember,
+    TooManyPinned,
 )
-from pigeon.common.models import Conversation, Group, Message, User
+from pigeon.common.models import (
+    MUTED_FOREVER,
+    Conversation,
+    ConversationSettings,
+    Group,
+    Message,
+    User,
+)
+from pigeon.common.protocol.frames import EventFrame
 from pigeon.storage import conversations as store
 from pigeon.storage import messages as message_store
 from pigeon.storage.schema import blocks, friendships
@@ -100,6 +110,46 @@ async def list_conversations(
     return found
 
 
+async def change_settings(
+    ctx: Context,
+    user_id: int,
+    conversation_id: int,
+    *,
+    muted_until: int | None = None,
+    count_when_muted: bool | None = None,
+    pinned: bool | None = None,
+    archived: bool | None = None,
+) -> Conversation:
+    """Change the member's own settings for a conversation; all their devices are told.
+
+    ``muted_until`` is a time in ms (0, or a time past: not muted; ``MUTED_FOREVER``: until
+    unmuted). At most ``messaging.max_pinned_conversations`` are pinned at once.
+    """
+    now = now_ms()
+    values: dict[str, object] = {}
+    if muted_until is not None:
+        values["muted_until"] = 0 if muted_until <= now else min(muted_until, MUTED_FOREVER)
+    if count_when_muted is not None:
+        values["count_when_muted"] = count_when_muted
+    if archived is not None:
+        values["archived"] = archived
+    async with ctx.transaction() as (conn, outbox):
+        membership = await require_member(conn, conversation_id, user_id)
+        if pinned is not None and pinned != (membership["pinned_at"] > 0):
+            limit = ctx.settings.messaging.max_pinned_conversations
+            if pinned and await store.count_pinned(conn, user_id) >= limit:
+                raise TooManyPinned(f"at most {limit} conversations can be pinned")
+            values["pinned_at"] = now if pinned else 0
+        if values:
+            await store.update_settings(conn, conversation_id, user_id, **values)
+        rows = await store.list_memberships(conn, user_id, conversation_id)
+        conversation = (await _describe(ctx, conn, user_id, rows))[0]
+        if values:
+            data = {"conversation_id": conversation_id, **conversation.settings.model_dump()}
+            outbox.push(EventFrame(event="conversation_settings", data=data), [user_id])
+    return conversation
+
+
 async def get_conversation(
     ctx: Context, user_id: int, conversation_id: int, *, device: str | None = None
 ) -> Conversation:
@@ -149,12 +199,19 @@ def _conversation(
             group_from_row(group_row, row["role"], hot_threshold) if group_row is not None else None
         ),
         last_seq=row["last_seq"],
+        last_change=row["last_change"],
         read_seq=row["read_seq"],
         peer_read_seq=peer_row["read_seq"] if peer_row is not None else 0,
         visible_from_seq=row["visible_from_seq"],
         unread=max(0, row["last_seq"] - read_seq),
         mentioned=row["last_mention_seq"] > read_seq,
         last_message=last.get(row["id"]),
+        settings=ConversationSettings(
+            muted_until=row["muted_until"],
+            count_when_muted=bool(row["count_when_muted"]),
+            pinned=row["pinned_at"] > 0,
+            archived=bool(row["archived"]),
+        ),
     )
 
 

@@ -29,6 +29,7 @@ from pigeon.storage import conversations as store
 from pigeon.storage import friends as friend_store
 from pigeon.storage import groups as group_store
 from pigeon.storage import messages as message_store
+from pigeon.storage import pins as pin_store
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,7 @@ async def fetch_messages(
         membership = await require_member(conn, conversation_id, user_id)
         floor = membership["visible_from_seq"]
         if after is not None and membership["kind"] == "group":
+            ctx.recent.settle(conversation_id, membership["last_change"])
             found, more = await _page_after_recent(
                 ctx, conn, conversation_id, max(after, floor), limit
             )
@@ -157,6 +159,7 @@ async def recall_message(
             if now - row["created_at"] > ctx.settings.messaging.recall_window_s * 1000:
                 raise RecallWindowPassed()
         await message_store.mark_recalled(conn, message_id, now)
+        await pin_store.remove_pin(conn, row["conversation_id"], message_id)
         seq = await store.allocate_seq(conn, row["conversation_id"], now)
         body = {"message_id": message_id, "seq": row["seq"], "by": user_id}
         recall_id = await message_store.insert_message(

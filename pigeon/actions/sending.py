@@ -40,12 +40,13 @@ from pigeon.common.errors import (
     NotMember,
     PigeonError,
 )
-from pigeon.common.models import Ack, Message
+from pigeon.common.models import Ack, ForwardedFrom, Message, Quote
 from pigeon.storage import conversations as store
 from pigeon.storage import groups as group_store
 from pigeon.storage import handoffs as handoff_store
 from pigeon.storage import messages as message_store
 from pigeon.storage import sending
+from pigeon.storage.users import get_users
 
 log = structlog.get_logger(__name__)
 
@@ -63,6 +64,8 @@ class Draft:
     to_user_id: int | None = None
     mentions: list[int] = field(default_factory=list)
     mention_all: bool = False
+    reply_to: int | None = None  # the id of a message of the same conversation
+    forwarded_from: ForwardedFrom | None = None  # a copy of another conversation's message
 
 
 async def send_message(
@@ -105,9 +108,13 @@ async def store_message(
     body = validate_body(draft.kind, draft.body, ctx.settings.messaging.max_text_chars)
     if draft.kind in ATTACHMENT_KINDS:
         body = await attachment_body(ctx, draft.kind, body)
+    elif draft.kind == "contact":
+        body = await _contact_card(ctx, body["user_id"])
     if friends_only is None:
         friends_only = ctx.settings.messaging.require_friendship
-    job = _SendJob(sender_id, draft, body, _Origin(exclude_connection, device), friends_only)
+    quote = await _quote(ctx, sender_id, draft) if draft.reply_to is not None else None
+    origin = _Origin(exclude_connection, device)
+    job = _SendJob(sender_id, draft, body, origin, friends_only, quote, draft.forwarded_from)
     sent = await _group_commit(ctx).submit(job, key=_lane_key(job))
     return sent.ack, sent.stored
 
@@ -119,6 +126,52 @@ class _SendJob:
     body: dict[str, Any]
     origin: _Origin
     friends_only: bool  # private messages only between friends
+    quote: Quote | None = None  # a reply: the message it answers
+    forwarded: ForwardedFrom | None = None
+
+    @property
+    def stored_body(self) -> dict[str, Any]:
+        """The body as stored: a reply keeps the id of the message it answers, a forwarded
+        message where it came from."""
+        body = dict(self.body)
+        if self.quote is not None:
+            body["reply_to"] = self.quote.message_id
+        if self.forwarded is not None:
+            body["forwarded_from"] = self.forwarded.model_dump()
+        return body
+
+
+async def _contact_card(ctx: Context, user_id: int) -> dict[str, Any]:
+    """A contact card as the server knows the user, not as the sender describes them."""
+    async with ctx.db.read() as conn:
+        user = (await get_users(conn, [user_id])).get(user_id)
+    if user is None:
+        raise NotFound("no such user")
+    return {
+        "user_id": user.id,
+        "username": user.username,
+        "nickname": user.nickname,
+        "avatar_url": user.avatar_url,
+    }
+
+
+async def _quote(ctx: Context, sender_id: int, draft: Draft) -> Quote:
+    """The message a reply answers: one the sender can see in the same conversation."""
+    async with ctx.db.read() as conn:
+        row = await message_store.find_message(conn, draft.reply_to or 0)
+        if row is None or row["kind"] in ("system", "recall"):
+            raise InvalidRequest("reply_to: no such message to reply to")
+        membership = await store.find_membership(conn, row["conversation_id"], sender_id)
+        if membership is None or row["seq"] <= membership["visible_from_seq"]:
+            raise InvalidRequest("reply_to: no such message to reply to")
+        if draft.conversation_id is not None:
+            same = row["conversation_id"] == draft.conversation_id
+        else:  # addressed by user: the original must be in the private chat with them
+            private = await store.find_private(conn, sender_id, draft.to_user_id or 0)
+            same = row["conversation_id"] == private
+        if not same:
+            raise InvalidRequest("reply_to: the message is in another conversation")
+    return message_store.quote_of(row)
 
 
 @dataclass(frozen=True)
@@ -281,7 +334,7 @@ async def _store_run(
                 peer_id=plan.peer_id,
                 client_msg_id=job.draft.client_msg_id,
                 kind=job.draft.kind,
-                body=message_store.encode_body(job.body),
+                body=message_store.encode_body(job.stored_body),
                 now=now,
             )
         )
@@ -311,6 +364,8 @@ async def _store_run(
             kind=job.draft.kind,
             body=job.body,
             ts=now,
+            reply_to=job.quote,
+            forwarded_from=job.forwarded,
         )
         results[i] = _Sent(Ack.of(message), True, None)
         publications.append(_publication(message, plan, job.origin))
@@ -524,7 +579,7 @@ async def _store_common(
         peer_id=plan.peer_id,
         client_msg_id=job.draft.client_msg_id,
         kind=job.draft.kind,
-        body=message_store.encode_body(job.body),
+        body=message_store.encode_body(job.stored_body),
         now=now,
     )
     if direct is not None:
@@ -553,6 +608,8 @@ async def _store_common(
         kind=job.draft.kind,
         body=job.body,
         ts=now,
+        reply_to=job.quote,
+        forwarded_from=job.forwarded,
     )
 
 
@@ -583,7 +640,7 @@ async def _store(conn: AsyncConnection, job: _SendJob, plan: _Plan) -> Message |
         sender_id=sender_id,
         client_msg_id=draft.client_msg_id,
         kind=draft.kind,
-        body=job.body,
+        body=job.stored_body,
         mentions=plan.mentions,
         mention_all=plan.mention_all,
         now=now,
@@ -602,6 +659,8 @@ async def _store(conn: AsyncConnection, job: _SendJob, plan: _Plan) -> Message |
         kind=draft.kind,
         body=job.body,
         ts=now,
+        reply_to=job.quote,
+        forwarded_from=job.forwarded,
         mentions=plan.mentions,
         mention_all=plan.mention_all,
     )

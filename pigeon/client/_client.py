@@ -10,6 +10,7 @@ import uuid
 from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any, Self
+from urllib.parse import quote
 
 import httpx
 from websockets.asyncio.client import ClientConnection, connect
@@ -286,6 +287,8 @@ class PigeonClient:
             return
         if kind == "message":
             self._offer(frame["message"])
+        elif kind == "message_changed":
+            self._apply_change(frame["message"])
         elif kind == "kicked":
             self.kicked = frame.get("reason", "kicked")
         elif kind == "notice":
@@ -382,6 +385,7 @@ class PigeonClient:
         client_msg_id: str | None = None,
         mentions: list[int] | None = None,
         mention_all: bool = False,
+        reply_to: int | None = None,
     ) -> Frame:
         return await self.send(
             "text",
@@ -391,6 +395,7 @@ class PigeonClient:
             client_msg_id=client_msg_id,
             mentions=mentions,
             mention_all=mention_all,
+            reply_to=reply_to,
         )
 
     async def send(
@@ -403,11 +408,13 @@ class PigeonClient:
         client_msg_id: str | None = None,
         mentions: list[int] | None = None,
         mention_all: bool = False,
+        reply_to: int | None = None,
     ) -> Frame:
         """Send and wait for the ack (the message is durable once this returns).
 
         Over the socket when connected, else over HTTP. A lost connection or a timeout is
         retried with the same ``client_msg_id``, so the server stores the message once.
+        ``reply_to``: the id of the message this one answers (same conversation).
         """
         client_msg_id = client_msg_id or uuid.uuid4().hex
         frame: Frame = {
@@ -422,6 +429,8 @@ class PigeonClient:
             frame["conversation_id"] = conversation_id
         else:
             frame["to_user_id"] = to_user_id
+        if reply_to is not None:
+            frame["reply_to"] = reply_to
         self._own_refs.add(client_msg_id)
         if self._runner is None:
             return await self._send_http(frame)
@@ -453,6 +462,50 @@ class PigeonClient:
             await self.send_frame({"type": "read", "conversation_id": conversation_id, "seq": seq})
         else:
             await self.request("POST", f"/conversations/{conversation_id}/read", json={"seq": seq})
+
+    # -- changes to stored messages -------------------------------------------------------
+
+    async def edit(self, message_id: int, text: str) -> Message:
+        """Replace the text of one's own text message; the edited message."""
+        edited: Message = await self.request(
+            "PATCH", f"/messages/{message_id}", json={"text": text}
+        )
+        return edited
+
+    async def react(self, message_id: int, emoji: str) -> Message:
+        path = f"/messages/{message_id}/reactions/{quote(emoji, safe='')}"
+        reacted: Message = await self.request("PUT", path)
+        return reacted
+
+    async def unreact(self, message_id: int, emoji: str) -> Message:
+        path = f"/messages/{message_id}/reactions/{quote(emoji, safe='')}"
+        unreacted: Message = await self.request("DELETE", path)
+        return unreacted
+
+    async def changes(self, conversation_id: int, after: int = 0) -> list[Message]:
+        """Every message of the conversation changed after version ``after``, applied to
+        the messages held here too."""
+        found: list[Message] = []
+        while True:
+            page = await self.request(
+                "GET", f"/conversations/{conversation_id}/changes", params={"after": after}
+            )
+            found += page["messages"]
+            after = page["last_change"]
+            if not page["has_more"]:
+                break
+        for message in found:
+            self._apply_change(message)
+        return found
+
+    def _apply_change(self, changed: Message) -> None:
+        """Keep the newer copy: of two copies of a message, the higher version is current."""
+        held = self.messages.get(int(changed["conversation_id"]), [])
+        for i, message in enumerate(held):
+            if message["id"] == changed["id"]:
+                if changed.get("version", 0) > message.get("version", 0):
+                    held[i] = changed
+                return
 
     async def send_frame(self, frame: Frame) -> None:
         """Send any frame as is (for typing indicators, or testing the server)."""

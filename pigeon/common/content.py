@@ -41,11 +41,26 @@ class VoiceBody(_Body):
     size: Size = 0
 
 
+class LocationBody(_Body):
+    latitude: Annotated[float, Field(ge=-90, le=90, allow_inf_nan=False)]
+    longitude: Annotated[float, Field(ge=-180, le=180, allow_inf_nan=False)]
+    label: Annotated[str, Field(max_length=200)] = ""
+    address: Annotated[str, Field(max_length=300)] = ""
+
+
+class ContactBody(_Body):
+    """A user's card: the sender names the user, the server fills in who they are."""
+
+    user_id: Annotated[int, Field(gt=0, lt=2**63)]
+
+
 BODIES: dict[str, type[_Body]] = {
     "text": TextBody,
     "image": ImageBody,
     "file": FileBody,
     "voice": VoiceBody,
+    "location": LocationBody,
+    "contact": ContactBody,
 }
 
 

@@ -7,6 +7,8 @@ status, the gateway sends it in an ``error`` frame. The tree::
     ├── InvalidRequest (invalid_request, 422)
     │   ├── WeakPassword (weak_password, 422)
     │   ├── InvalidImage (invalid_image, 422)
+    │   ├── NotEditable (not_editable, 422)
+    │   ├── InvalidReaction (invalid_reaction, 422)
     │   └── PayloadTooLarge (payload_too_large, 413)
     │       └── ImageTooLarge (image_too_large, 413)
     ├── Unauthorized (unauthorized, 401)
@@ -18,13 +20,16 @@ status, the gateway sends it in an ``error`` frame. The tree::
     │   ├── NotMember (not_member, 403)
     │   ├── NotAdmin (not_admin, 403)
     │   ├── NotOwner (not_owner, 403)
-    │   └── RecallWindowPassed (recall_window_passed, 403)
+    │   ├── RecallWindowPassed (recall_window_passed, 403)
+    │   └── EditWindowPassed (edit_window_passed, 403)
     ├── NotFound (not_found, 404)
     ├── Conflict (conflict, 409)
     │   ├── UsernameTaken (username_taken, 409)
     │   ├── AlreadyFriends (already_friends, 409)
     │   ├── RequestNotPending (request_not_pending, 409)
     │   ├── GroupFull (group_full, 409)
+    │   ├── TooManyReactions (too_many_reactions, 409)
+    │   ├── TooManyPinned (too_many_pinned, 409)
     │   └── ClientMsgIdReused (client_msg_id_reused, 409)
     ├── GroupDissolved (group_dissolved, 410)
     ├── RateLimited (rate_limited, 429)
@@ -56,6 +61,14 @@ class WeakPassword(InvalidRequest):
 
 class InvalidImage(InvalidRequest):
     code, default_message = "invalid_image", "not a readable image"
+
+
+class NotEditable(InvalidRequest):
+    code, default_message = "not_editable", "only text messages can be edited"
+
+
+class InvalidReaction(InvalidRequest):
+    code, default_message = "invalid_reaction", "a reaction is one emoji"
 
 
 class PayloadTooLarge(InvalidRequest):
@@ -106,6 +119,10 @@ class RecallWindowPassed(Forbidden):
     code, default_message = "recall_window_passed", "the message is too old to recall"
 
 
+class EditWindowPassed(Forbidden):
+    code, default_message = "edit_window_passed", "the message is too old to edit"
+
+
 class NotFound(PigeonError):
     code, status, default_message = "not_found", 404, "not found"
 
@@ -135,6 +152,14 @@ class RequestNotPending(Conflict):
 
 class GroupFull(Conflict):
     code, default_message = "group_full", "the group has reached its maximum size"
+
+
+class TooManyPinned(Conflict):
+    code, default_message = "too_many_pinned", "no more can be pinned"
+
+
+class TooManyReactions(Conflict):
+    code, default_message = "too_many_reactions", "this message has as many reactions as it may"
 
 
 class GroupDissolved(PigeonError):

@@ -11,7 +11,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 DeviceKind = Literal["web", "desktop", "mobile"]
-MessageKind = Literal["text", "image", "file", "voice", "system", "recall"]
+# What clients send; Pigeon itself writes ``system`` tips and ``recall`` messages.
+ClientKind = Literal["text", "image", "file", "voice", "location", "contact"]
+MessageKind = Literal["text", "image", "file", "voice", "location", "contact", "system", "recall"]
 ConversationKind = Literal["private", "group"]
 GroupRole = Literal["owner", "admin", "member"]
 
@@ -31,8 +33,39 @@ class User(Model):
     created_at: int
 
 
+class Reaction(Model):
+    """One emoji on a message: how many reacted with it, and the first of them."""
+
+    emoji: str
+    count: int
+    user_ids: list[int]
+
+
+class Quote(Model):
+    """The message a reply answers, as it stands now: a recalled original shows as
+    recalled, an edited one with its latest text."""
+
+    message_id: int
+    seq: int
+    sender_id: int | None
+    kind: MessageKind
+    snippet: str  # the start of a text; a file's name, a place's label, a contact's name
+    recalled: bool = False
+
+
+class ForwardedFrom(Model):
+    """Where a forwarded message was first sent: by whom, and when."""
+
+    sender_id: int | None
+    ts: int
+
+
 class Message(Model):
-    """One stored message. ``seq`` orders it within its conversation."""
+    """One stored message. ``seq`` orders it within its conversation.
+
+    ``version`` is the conversation's change number when the message last changed (an edit
+    or a reaction; 0: never): of two copies of a message, the higher version is current.
+    """
 
     id: int
     conversation_id: int
@@ -45,6 +78,11 @@ class Message(Model):
     recalled: bool = False
     mentions: list[int] = Field(default_factory=list)
     mention_all: bool = False
+    reply_to: Quote | None = None
+    forwarded_from: ForwardedFrom | None = None
+    edited_at: int | None = None
+    reactions: list[Reaction] = Field(default_factory=list)
+    version: int = 0
 
 
 class Ack(Model):
@@ -80,18 +118,32 @@ class Group(Model):
     my_role: GroupRole | None = None
 
 
+class ConversationSettings(Model):
+    """A member's own choices for a conversation, the same on all their devices."""
+
+    muted_until: int = 0  # ms; 0: not muted, MUTED_FOREVER: until unmuted
+    count_when_muted: bool = True  # a muted conversation's unread still counts in badges
+    pinned: bool = False  # shown at the top of the list
+    archived: bool = False  # kept out of the main list
+
+
+MUTED_FOREVER = 2**62
+
+
 class Conversation(Model):
     id: int
     kind: ConversationKind
     peer: User | None = None
     group: Group | None = None
     last_seq: int
+    last_change: int = 0  # the highest message ``version`` in the conversation
     read_seq: int
     peer_read_seq: int = 0
     visible_from_seq: int = 0
     unread: int
     mentioned: bool = False
     last_message: Message | None = None
+    settings: ConversationSettings = Field(default_factory=lambda: ConversationSettings())
 
 
 FriendRequestStatus = Literal["pending", "accepted", "declined", "cancelled"]

@@ -142,6 +142,14 @@ class MessagingSettings(BaseModel):
     """Rules of conversation."""
 
     recall_window_s: float = 120.0
+    # How long after sending a text message its sender may edit it.
+    edit_window_s: float = 48 * 3600.0
+    # Different emoji one user may put on one message, and on one message in all.
+    reactions_per_user: int = 3
+    reactions_per_message: int = 20
+    # Conversations one user may pin to the top of their list; messages pinned per chat.
+    max_pinned_conversations: int = 5
+    max_pinned_messages: int = 50
     # Private messages only between friends; False opens them to anyone not blocked.
     require_friendship: bool = True
     max_text_chars: int = 5000

@@ -52,6 +52,7 @@ async def _handle(ctx: Context, connection: Connection, frame: ClientFrame) -> S
             to_user_id=frame.to_user_id,
             mentions=list(frame.mentions),
             mention_all=frame.mention_all,
+            reply_to=frame.reply_to,
         )
         ack = await send_message(
             ctx, user_id, draft, exclude_connection=connection.id, device=connection.device

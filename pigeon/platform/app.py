@@ -6,12 +6,11 @@ import hashlib
 import hmac
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 
 import structlog
 import swagger_ui_bundle
 from fastapi import FastAPI, Request, WebSocket
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.staticfiles import StaticFiles
 
 from pigeon import __version__
@@ -21,11 +20,12 @@ from pigeon.platform.headers import SecurityHeaders
 from pigeon.platform.limits import BodyLimit
 from pigeon.platform.observe import MetricsListener, RequestMetrics
 from pigeon.platform.proxies import TrustedProxies, client_address
-from pigeon.platform.routes import auth, conversations, friends, groups, users
+from pigeon.platform.routes import auth, changes, conversations, friends, groups, users
 from pigeon.platform.routes import gateway as gateway_routes
 from pigeon.platform.routes import presence as presence_routes
 from pigeon.platform.routes import service as service_routes
 from pigeon.platform.routes import uploads as upload_routes
+from pigeon.platform.webclient import serve_web_client
 from pigeon.runtime import Runtime
 
 log = structlog.get_logger(__name__)
@@ -62,7 +62,7 @@ def create_app(runtime: Runtime, *, with_api: bool = True) -> FastAPI:
     _add_operations(app, runtime)
     _serve_docs(app)
     if with_api:
-        for module in (auth, users, conversations, friends, groups):
+        for module in (auth, users, conversations, changes, friends, groups):
             app.include_router(module.router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
         for module in (gateway_routes, presence_routes):
             app.include_router(module.router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
@@ -78,7 +78,7 @@ def create_app(runtime: Runtime, *, with_api: bool = True) -> FastAPI:
 
     if with_api:
         _refuse_unknown_api_paths(app)
-        _serve_web_client(app, runtime.settings.web_dir)
+        serve_web_client(app, runtime.settings.web_dir)
     upload_limit = runtime.settings.uploads.max_bytes + 64 * 1024
     app.add_middleware(RequestMetrics, metrics=runtime.metrics)
     app.add_middleware(
@@ -187,40 +187,3 @@ def _refuse_unknown_api_paths(app: FastAPI) -> None:
     )
     async def unknown_api_path(path: str) -> Response:
         return error_response(404, "not_found", f"no such endpoint: /{path}")
-
-
-def default_web_dir() -> Path | None:
-    """``web/dist`` of a source checkout, if it was built."""
-    candidate = Path(__file__).resolve().parents[2] / "web" / "dist"
-    return candidate if (candidate / "index.html").exists() else None
-
-
-def _serve_web_client(app: FastAPI, configured: Path | None) -> None:
-    web_dir = configured or default_web_dir()
-    if web_dir is None or not (web_dir / "index.html").exists():
-
-        @app.get("/", include_in_schema=False)
-        async def no_client() -> JSONResponse:
-            return JSONResponse(
-                {
-                    "name": "Pigeon",
-                    "version": __version__,
-                    "web_client": "not built",
-                    "docs": "/docs",
-                }
-            )
-
-        return
-    index = web_dir / "index.html"
-    if (web_dir / "assets").is_dir():
-        app.mount("/assets", StaticFiles(directory=web_dir / "assets"), name="assets")
-
-    @app.get("/{path:path}", include_in_schema=False)
-    async def web_client(path: str) -> Response:
-        """Files of the built client; any other path is a client route: serve index.html."""
-        if path.startswith(("api/", "ws", "files/")):
-            return error_response(404, "not_found", "no such endpoint")
-        candidate = (web_dir / path).resolve()
-        if path and candidate.is_file() and candidate.is_relative_to(web_dir.resolve()):
-            return FileResponse(candidate)
-        return FileResponse(index)

@@ -6,7 +6,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from pigeon.common.models import Conversation, DeviceKind, Message, User
+from pigeon.common.models import Ack, ClientKind, Conversation, DeviceKind, Message, User
+from pigeon.platform.errors import ErrorDetail
 
 # Ids are 64-bit signed integers in the database; anything larger is refused by the schema
 # (422) instead of overflowing in the driver.
@@ -75,10 +76,11 @@ class MessagesOut(BaseModel):
 
 class SendBody(Body):
     client_msg_id: Annotated[str, Field(min_length=1, max_length=64)]
-    kind: Literal["text", "image", "file", "voice"] = "text"
+    kind: ClientKind = "text"
     body: dict[str, Any]
     mentions: Annotated[list[Id], Field(max_length=100)] = Field(default_factory=list)
     mention_all: bool = False
+    reply_to: Id | None = None  # the id of the message this one answers
 
 
 class SendPrivateBody(SendBody):
@@ -87,3 +89,72 @@ class SendPrivateBody(SendBody):
 
 class ReadBody(Body):
     seq: Seq
+
+
+class EditBody(Body):
+    text: Annotated[str, Field(min_length=1, max_length=20_000)]
+
+
+class ChangesOut(BaseModel):
+    """Messages changed after ``after``, oldest change first; ask again from
+    ``last_change`` while ``has_more``."""
+
+    conversation_id: int
+    messages: list[Message]
+    last_change: int
+    has_more: bool
+
+
+class ReactorOut(BaseModel):
+    emoji: str
+    user_id: int
+    ts: int
+
+
+class ReactorsOut(BaseModel):
+    reactions: list[ReactorOut]
+
+
+class EarlierBodyOut(BaseModel):
+    body: dict[str, Any]
+    replaced_at: int
+
+
+class EditsOut(BaseModel):
+    edits: list[EarlierBodyOut]
+
+
+class SettingsBody(Body):
+    """Only the fields given change. ``muted_until``: ms since the epoch (0 unmutes;
+    4611686018427387904, 2**62, mutes until unmuted)."""
+
+    muted_until: Annotated[int, Field(ge=0, le=2**62)] | None = None
+    count_when_muted: bool | None = None
+    pinned: bool | None = None
+    archived: bool | None = None
+
+
+class PinOut(BaseModel):
+    message: Message
+    pinned_by: int | None
+    pinned_at: int
+
+
+class PinsOut(BaseModel):
+    pins: list[PinOut]
+
+
+class ForwardBody(Body):
+    client_msg_id: Annotated[str, Field(min_length=1, max_length=24)]
+    message_ids: Annotated[list[Id], Field(min_length=1, max_length=20)]
+    conversation_ids: Annotated[list[Id], Field(min_length=1, max_length=10)]
+
+
+class ForwardedOut(BaseModel):
+    conversation_id: int
+    acks: list[Ack]
+    error: ErrorDetail | None = None
+
+
+class ForwardsOut(BaseModel):
+    results: list[ForwardedOut]

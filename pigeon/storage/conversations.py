@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from sqlalchemy import BindParameter, Update, and_, bindparam, exists, select, update
+from sqlalchemy import BindParameter, Update, and_, bindparam, exists, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -23,7 +23,7 @@ def private_key(user_a: int, user_b: int) -> str:
 _FIND_PRIVATE = select(conversations.c.id).where(conversations.c.private_key == bindparam("key"))
 _FIND_CONVERSATION = select(conversations).where(conversations.c.id == bindparam("cid"))
 _FIND_MEMBERSHIP = (
-    select(conversation_members, conversations.c.kind)
+    select(conversation_members, conversations.c.kind, conversations.c.last_change)
     .join(conversations, conversations.c.id == conversation_members.c.conversation_id)
     .where(
         conversation_members.c.conversation_id == bindparam("cid"),
@@ -85,7 +85,7 @@ async def find_conversation(conn: AsyncConnection, conversation_id: int) -> RowM
 async def find_membership(
     conn: AsyncConnection, conversation_id: int, user_id: int
 ) -> RowMapping | None:
-    """The member's row, with the conversation's ``kind``."""
+    """The member's row, with the conversation's ``kind`` and ``last_change``."""
     result = await conn.execute(_FIND_MEMBERSHIP, {"cid": conversation_id, "uid": user_id})
     return result.mappings().first()
 
@@ -186,17 +186,23 @@ async def flag_mentions(
 async def list_memberships(
     conn: AsyncConnection, user_id: int, conversation_id: int | None = None
 ) -> list[RowMapping]:
-    """The user's conversations (or just one) with their counters, latest activity first."""
+    """The user's conversations (or just one) with their counters and the user's settings:
+    pinned first (the latest pinned on top), then by latest activity."""
     query = (
         select(
             conversations.c.id,
             conversations.c.kind,
             conversations.c.last_seq,
+            conversations.c.last_change,
             conversations.c.last_message_at,
             conversation_members.c.read_seq,
             conversation_members.c.visible_from_seq,
             conversation_members.c.last_mention_seq,
             conversation_members.c.role,
+            conversation_members.c.muted_until,
+            conversation_members.c.count_when_muted,
+            conversation_members.c.pinned_at,
+            conversation_members.c.archived,
         )
         .join(
             conversation_members,
@@ -205,7 +211,11 @@ async def list_memberships(
                 conversation_members.c.user_id == user_id,
             ),
         )
-        .order_by(conversations.c.last_message_at.desc(), conversations.c.id.desc())
+        .order_by(
+            conversation_members.c.pinned_at.desc(),
+            conversations.c.last_message_at.desc(),
+            conversations.c.id.desc(),
+        )
     )
     if conversation_id is not None:
         query = query.where(conversations.c.id == conversation_id)
@@ -230,3 +240,24 @@ async def group_rows(conn: AsyncConnection, conversation_ids: list[int]) -> dict
         return {}
     query = select(groups).where(groups.c.conversation_id.in_(conversation_ids))
     return {row["conversation_id"]: row for row in (await conn.execute(query)).mappings()}
+
+
+async def update_settings(
+    conn: AsyncConnection, conversation_id: int, user_id: int, **values: object
+) -> None:
+    """Set the member's own settings for the conversation (mute, pin, archive)."""
+    await conn.execute(
+        update(conversation_members)
+        .where(
+            conversation_members.c.conversation_id == conversation_id,
+            conversation_members.c.user_id == user_id,
+        )
+        .values(**values)
+    )
+
+
+async def count_pinned(conn: AsyncConnection, user_id: int) -> int:
+    query = select(func.count()).where(
+        conversation_members.c.user_id == user_id, conversation_members.c.pinned_at > 0
+    )
+    return int((await conn.execute(query)).scalar_one())

@@ -1,4 +1,5 @@
-"""Queries for messages: insert with idempotency, and pages by sequence number."""
+"""Queries for messages: insert with idempotency, pages by sequence number, and what a
+message carries from outside its row (its reactions, the message it replies to)."""
 
 from __future__ import annotations
 
@@ -9,13 +10,17 @@ from sqlalchemy import Integer, bindparam, select, tuple_, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from pigeon.common.models import Message
+from pigeon.common.models import ForwardedFrom, Message, Quote
+from pigeon.storage.changes import reactions_of
 from pigeon.storage.handoffs import insert_handoff
 from pigeon.storage.schema import messages
 
 
 def message_from_row(row: RowMapping) -> Message:
+    """The message as stored; a reply's quote is put on by :func:`complete`."""
     recalled = row["recalled_at"] is not None
+    body = {} if recalled else json.loads(row["body"])
+    forwarded = body.pop("forwarded_from", None)
     return Message(
         id=row["id"],
         conversation_id=row["conversation_id"],
@@ -23,12 +28,59 @@ def message_from_row(row: RowMapping) -> Message:
         sender_id=row["sender_id"],
         client_msg_id=row["client_msg_id"],
         kind=row["kind"],
-        body={} if recalled else json.loads(row["body"]),
+        body=body,
         ts=row["created_at"],
+        forwarded_from=ForwardedFrom.model_validate(forwarded) if forwarded else None,
         recalled=recalled,
         mentions=json.loads(row["mentions"]),
         mention_all=bool(row["mention_all"]),
+        edited_at=row["edited_at"],
+        version=row["version"],
     )
+
+
+SNIPPET_CHARS = 140
+
+
+def quote_of(row: RowMapping) -> Quote:
+    """How a reply shows the message it answers."""
+    recalled = row["recalled_at"] is not None
+    body = {} if recalled else json.loads(row["body"])
+    snippet = body.get("text") or body.get("name") or body.get("label") or body.get("nickname")
+    snippet = snippet or ""
+    return Quote(
+        message_id=row["id"],
+        seq=row["seq"],
+        sender_id=row["sender_id"],
+        kind=row["kind"],
+        snippet=snippet[:SNIPPET_CHARS],
+        recalled=recalled,
+    )
+
+
+async def complete(conn: AsyncConnection, found: list[Message]) -> list[Message]:
+    """The messages with what lives outside their rows put on: the quote of the message a
+    reply answers (its ``reply_to`` in the stored body), and reactions on those whose
+    version says they changed. Messages with neither cost no query."""
+    quoted = {m.id: m.body["reply_to"] for m in found if "reply_to" in m.body}
+    changed = [m.id for m in found if m.version > 0 and not m.recalled]
+    if not quoted and not changed:
+        return found
+    reactions = await reactions_of(conn, changed)
+    quotes: dict[int, Quote] = {}
+    if quoted:
+        query = select(messages).where(messages.c.id.in_(set(quoted.values())))
+        quotes = {row["id"]: quote_of(row) for row in (await conn.execute(query)).mappings()}
+    done = []
+    for m in found:
+        extra: dict[str, Any] = {}
+        if m.id in reactions:
+            extra["reactions"] = reactions[m.id]
+        if m.id in quoted:
+            extra["body"] = {k: v for k, v in m.body.items() if k != "reply_to"}
+            extra["reply_to"] = quotes.get(quoted[m.id])
+        done.append(m.model_copy(update=extra) if extra else m)
+    return done
 
 
 _FIND_BY_CLIENT_ID = select(messages).where(
@@ -99,7 +151,8 @@ async def page_after(
     """Messages with seq > ``after``, ascending; and whether more follow."""
     params = {"cid": conversation_id, "after": after, "limit": limit + 1}
     rows = list((await conn.execute(_PAGE_AFTER, params)).mappings())
-    return [message_from_row(r) for r in rows[:limit]], len(rows) > limit
+    page = await complete(conn, [message_from_row(r) for r in rows[:limit]])
+    return page, len(rows) > limit
 
 
 async def page_before(
@@ -117,7 +170,7 @@ async def page_before(
         .limit(limit + 1)
     )
     rows = list((await conn.execute(query)).mappings())
-    page = [message_from_row(r) for r in reversed(rows[:limit])]
+    page = await complete(conn, [message_from_row(r) for r in reversed(rows[:limit])])
     return page, len(rows) > limit
 
 
@@ -127,7 +180,5 @@ async def last_messages(conn: AsyncConnection, pairs: list[tuple[int, int]]) -> 
     if not wanted:
         return {}
     query = select(messages).where(tuple_(messages.c.conversation_id, messages.c.seq).in_(wanted))
-    return {
-        row["conversation_id"]: message_from_row(row)
-        for row in (await conn.execute(query)).mappings()
-    }
+    found = [message_from_row(row) for row in (await conn.execute(query)).mappings()]
+    return {m.conversation_id: m for m in await complete(conn, found)}

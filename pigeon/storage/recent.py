@@ -7,8 +7,11 @@ conversation's seqs have no holes: each is taken by the transaction that stores 
 message), so "everything after seq N" is a slice; the database is still asked for what
 lies beyond the run on every pull, which is where new messages come from.
 
-A message changes after it is stored only by a recall, which is itself a later message:
-when the run takes it in, the original it names is replaced by its recalled form.
+A recall is itself a later message: when the run takes it in, the original it names is
+replaced by its recalled form, and so are the quotes of replies to it. Edits and
+reactions are not messages: they move the conversation's ``last_change``, and a run read
+under another ``last_change`` than the caller's is dropped (:meth:`RecentMessages.settle`)
+and read again.
 """
 
 from __future__ import annotations
@@ -25,6 +28,13 @@ class RecentMessages:
         self.per_conversation = per_conversation
         self.conversations = conversations
         self._runs: OrderedDict[int, list[Message]] = OrderedDict()
+        self._changes: dict[int, int] = {}
+
+    def settle(self, conversation_id: int, last_change: int) -> None:
+        """Drop the run if the conversation's messages changed since it was read."""
+        if self._changes.get(conversation_id, last_change) != last_change:
+            self._runs.pop(conversation_id, None)
+        self._changes[conversation_id] = last_change
 
     def after(self, conversation_id: int, after: int, limit: int) -> list[Message] | None:
         """Held messages with seq > ``after``, at most ``limit``; None if the run does not
@@ -61,10 +71,12 @@ class RecentMessages:
         del run[: max(0, len(run) - self.per_conversation)]
         self._runs.move_to_end(conversation_id)
         while len(self._runs) > self.conversations:
-            self._runs.popitem(last=False)
+            evicted, _ = self._runs.popitem(last=False)
+            self._changes.pop(evicted, None)
 
     def forget(self, conversation_id: int) -> None:
         self._runs.pop(conversation_id, None)
+        self._changes.pop(conversation_id, None)
 
 
 def _consecutive(messages: list[Message]) -> bool:
@@ -72,9 +84,15 @@ def _consecutive(messages: list[Message]) -> bool:
 
 
 def _apply_recall(run: list[Message], recall: Message) -> None:
-    seq = recall.body.get("seq")
+    """The original shows as recalled, and so do the quotes of the replies to it."""
+    seq, original = recall.body.get("seq"), recall.body.get("message_id")
     if not isinstance(seq, int):
         return
     index = seq - run[0].seq
-    if 0 <= index < len(run) and run[index].id == recall.body.get("message_id"):
+    if 0 <= index < len(run) and run[index].id == original:
         run[index] = run[index].model_copy(update={"body": {}, "recalled": True})
+    for i, message in enumerate(run):
+        quote = message.reply_to
+        if quote is not None and quote.message_id == original and not quote.recalled:
+            gone = quote.model_copy(update={"snippet": "", "recalled": True})
+            run[i] = message.model_copy(update={"reply_to": gone})

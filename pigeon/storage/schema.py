@@ -19,6 +19,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 
 metadata = MetaData(
@@ -80,6 +81,8 @@ conversations = Table(
     Column("private_key", String(48), nullable=True, unique=True),
     Column("last_seq", BigInteger, nullable=False, server_default="0"),
     Column("last_message_at", BigInteger, nullable=False, server_default="0"),
+    # Counts changes to stored messages (edits, reactions); see ``messages.version``.
+    Column("last_change", BigInteger, nullable=False, server_default="0"),
     Column("created_at", BigInteger, nullable=False),
 )
 
@@ -97,6 +100,11 @@ conversation_members = Table(
     Column("read_seq", BigInteger, nullable=False, server_default="0"),
     Column("visible_from_seq", BigInteger, nullable=False, server_default="0"),
     Column("last_mention_seq", BigInteger, nullable=False, server_default="0"),
+    # The member's own settings for the conversation, shared by all their devices.
+    Column("muted_until", BigInteger, nullable=False, server_default="0"),  # 0: not muted
+    Column("count_when_muted", Boolean, nullable=False, server_default="1"),
+    Column("pinned_at", BigInteger, nullable=False, server_default="0"),  # 0: not on top
+    Column("archived", Boolean, nullable=False, server_default="0"),
     Column("joined_at", BigInteger, nullable=False),
     Index("ix_conversation_members_user", "user_id", "conversation_id"),
 )
@@ -119,8 +127,49 @@ messages = Table(
     Column("mention_all", Boolean, nullable=False, server_default="0"),
     Column("created_at", BigInteger, nullable=False),
     Column("recalled_at", BigInteger, nullable=True),
+    Column("edited_at", BigInteger, nullable=True),
+    # The conversation's ``last_change`` when this message last changed (0: never), so that
+    # a device catches up with changes by asking for versions above the last it saw.
+    Column("version", BigInteger, nullable=False, server_default="0"),
     UniqueConstraint("conversation_id", "seq", name="uq_messages_conversation_seq"),
     UniqueConstraint("sender_id", "client_msg_id", name="uq_messages_sender_client_msg"),
+    Index(
+        "ix_messages_changes",
+        "conversation_id",
+        "version",
+        postgresql_where=text("version > 0"),
+        sqlite_where=text("version > 0"),
+    ),
+)
+
+# Who reacted to a message with which emoji; a reaction is not a message (no seq).
+message_reactions = Table(
+    "message_reactions",
+    metadata,
+    Column("message_id", ForeignKey("messages.id", ondelete="CASCADE"), primary_key=True),
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("emoji", String(64), primary_key=True),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+# Messages pinned in a conversation (by either side of a private chat, a group's managers).
+message_pins = Table(
+    "message_pins",
+    metadata,
+    Column("conversation_id", ForeignKey("conversations.id", ondelete="CASCADE"), primary_key=True),
+    Column("message_id", ForeignKey("messages.id", ondelete="CASCADE"), primary_key=True),
+    Column("pinned_by", BigInteger, nullable=True),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+# Earlier bodies of edited messages, shown to their sender only.
+message_edits = Table(
+    "message_edits",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("message_id", ForeignKey("messages.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("body", Text, nullable=False),
+    Column("replaced_at", BigInteger, nullable=False),
 )
 
 groups = Table(

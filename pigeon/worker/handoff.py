@@ -21,7 +21,7 @@ from pigeon.common.models import Message
 from pigeon.common.protocol.codec import encode_server_frame
 from pigeon.common.protocol.frames import MessageFrame
 from pigeon.storage import handoffs as store
-from pigeon.storage.messages import message_from_row
+from pigeon.storage.messages import complete, message_from_row
 from pigeon.worker.base import Worker, worker
 
 
@@ -52,7 +52,10 @@ class HandoffWorker(Worker):
         return done
 
     async def _republish(self, rows: list[RowMapping]) -> None:
-        publications = [_stored(message_from_row(row)) for row in rows]
+        found = [message_from_row(row) for row in rows]
+        async with self.ctx.db.read() as conn:  # with its reactions and quote, if any
+            found = await complete(conn, found)
+        publications = [_stored(m) for m in found]
         # Straight to the queue: raising here leaves the rows for the next round.
         await self.ctx.publisher.fanout.push(list(publications))
 

@@ -1,6 +1,6 @@
 """The messaging settings that open or tighten the rules, on a server configured for them:
 private messages between strangers, groups of non-friends, members inviting, full history
-for newcomers, the size limit, hot groups (push + pull) and the recall window."""
+for newcomers, the size limit, hot groups (push + pull), and the recall and edit windows."""
 
 from __future__ import annotations
 
@@ -29,6 +29,7 @@ SETTINGS = {
     "PIGEON_MESSAGING__MAX_GROUP_MEMBERS": "5",
     "PIGEON_MESSAGING__HOT_GROUP_THRESHOLD": "4",
     "PIGEON_MESSAGING__RECALL_WINDOW_S": "1",
+    "PIGEON_MESSAGING__EDIT_WINDOW_S": "1",
 }
 
 
@@ -230,3 +231,16 @@ async def test_fetching_the_conversation_also_rearms_the_notice(make: MakeClient
         assert await notices_after("second") == []  # coalesced: not caught up yet
         await reader.request("GET", f"/conversations/{group_id}")  # sees the latest seq
         assert len(await notices_after("third")) == 1
+
+
+async def test_edit_window(make: MakeClient) -> None:
+    owner, bob = await users(make, 2)
+    sent = await bob.send_text("first draft", to_user_id=owner.user_id)
+    assert (await bob.edit(sent["message_id"], "second draft"))["body"]["text"] == "second draft"
+    await asyncio.sleep(1.2)
+    with pytest.raises(ApiError) as caught:
+        await bob.edit(sent["message_id"], "third draft")
+    assert (caught.value.status, caught.value.code) == (403, "edit_window_passed")
+    # Reactions have no window.
+    reacted = await owner.react(sent["message_id"], "👍")
+    assert reacted["reactions"][0]["count"] == 1

@@ -5,8 +5,10 @@ and slow-loris connections (on a server of its own, with short deadlines)."""
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -150,6 +152,24 @@ async def test_docs_load_their_assets_from_this_server(http: httpx.AsyncClient) 
         assert reply.status_code == 200, asset
         assert len(reply.content) > 10_000
     assert (await http.get("/docs/init.js")).status_code == 200
+
+
+async def test_the_built_web_client_is_served_precompressed(http: httpx.AsyncClient) -> None:
+    built = Path(__file__).resolve().parents[2] / "web" / "dist"
+    assert (built / "index.html").is_file(), "web/dist is missing: run scripts/setup"
+    index = await http.get("/c/1", headers={"accept-encoding": "identity"})
+    assert index.content == (built / "index.html").read_bytes()
+    assert index.headers["cache-control"] == "no-cache"
+    script = re.search(r'src="(/assets/[^"]+\.js)"', index.text)
+    assert script is not None
+    async with http.stream("GET", script[1], headers={"accept-encoding": "gzip, br"}) as reply:
+        body = b"".join([chunk async for chunk in reply.aiter_raw()])
+    assert reply.headers["content-encoding"] == "br"
+    assert reply.headers["cache-control"] == "public, max-age=31536000, immutable"
+    assert body == (built / script[1].lstrip("/")).with_suffix(".js.br").read_bytes()
+    revalidate = {"accept-encoding": "gzip, br", "if-none-match": reply.headers["etag"]}
+    assert (await http.get(script[1], headers=revalidate)).status_code == 304
+    assert (await http.get("/assets/index-00000000.js")).status_code == 404
 
 
 # --- slow-loris, connection cap and /metrics, on a server of their own -------------------

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pigeon.common.models import Message
+from pigeon.common.models import Message, Quote
 from pigeon.storage.recent import RecentMessages
 
 
@@ -78,3 +78,31 @@ def test_runs_are_bounded_per_conversation_and_in_number() -> None:
     assert recent.top(7) == 5
     assert recent.top(8) is None
     assert recent.top(9) == 1
+
+
+def test_a_run_read_before_a_change_is_dropped() -> None:
+    recent = RecentMessages()
+    recent.settle(7, 0)
+    recent.extend(7, [message(s) for s in range(1, 4)])
+    recent.settle(7, 0)
+    assert seqs(recent.after(7, 0, 50)) == [1, 2, 3]
+    recent.settle(7, 1)  # a message was edited or reacted to
+    assert recent.after(7, 0, 50) is None
+    recent.extend(7, [message(s) for s in range(1, 4)])
+    recent.settle(7, 1)
+    assert seqs(recent.after(7, 0, 50)) == [1, 2, 3]
+
+
+def test_a_recall_blanks_the_quotes_of_replies_in_the_run() -> None:
+    recent = RecentMessages()
+    original = message(1)
+    quote = Quote(message_id=original.id, seq=1, sender_id=1, kind="text", snippet="m1")
+    reply = message(2).model_copy(update={"reply_to": quote})
+    recall = message(3, "recall", {"message_id": original.id, "seq": 1, "by": 1})
+    recent.extend(7, [original, reply, recall])
+    held = recent.after(7, 0, 50)
+    assert held is not None
+    assert held[0].recalled
+    assert held[1].reply_to is not None
+    assert held[1].reply_to.recalled
+    assert held[1].reply_to.snippet == ""

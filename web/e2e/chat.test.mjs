@@ -412,8 +412,8 @@ describe("Pigeon web client", () => {
     }
     await shot(alice.page, "09-group-panel.png");
 
-    await members.locator("li").filter({ hasText: "Carol" }).locator("summary").click();
-    await panel.getByRole("button", { name: "Remove from group" }).click();
+    await members.locator("li").filter({ hasText: "Carol" }).getByTestId("member-menu").click();
+    await panel.getByRole("menuitem", { name: "Remove from group" }).click();
     await eventually(async () => assert.equal(await members.locator("li").count(), 2));
     await eventually(async () => assert.ok((await texts(bob.page.getByTestId("tip"))).some((t) => /removed/i.test(t) && /carol/i.test(t))), { timeout: 10_000 });
     await carol.page.getByText("You are no longer a member of this group.").waitFor({ timeout: 10_000 });

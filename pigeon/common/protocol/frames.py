@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, model_validator
 
-from pigeon.common.models import DeviceKind, Message, Model, User
+from pigeon.common.models import ClientKind, DeviceKind, Message, Model, User
 
 Ref = Annotated[str, Field(min_length=1, max_length=64)]
 ClientMsgId = Annotated[str, Field(min_length=1, max_length=64)]
@@ -32,10 +32,11 @@ class SendFrame(Model):
     client_msg_id: ClientMsgId
     conversation_id: PositiveId | None = None
     to_user_id: PositiveId | None = None
-    kind: Literal["text", "image", "file", "voice"] = "text"
+    kind: ClientKind = "text"
     body: dict[str, Any]
     mentions: Annotated[list[PositiveId], Field(max_length=100)] = Field(default_factory=list)
     mention_all: bool = False
+    reply_to: PositiveId | None = None
 
     @model_validator(mode="after")
     def _one_target(self) -> SendFrame:
@@ -118,6 +119,13 @@ class MessagesFrame(Model):
     has_more: bool
 
 
+class MessageChangedFrame(Model):
+    """A stored message changed (edited, reacted to): its current state, with ``version``."""
+
+    type: Literal["message_changed"] = "message_changed"
+    message: Message
+
+
 class ReadReceiptFrame(Model):
     type: Literal["read"] = "read"
     conversation_id: int
@@ -176,6 +184,7 @@ ServerFrame = (
     | AckFrame
     | MessageFrame
     | MessagesFrame
+    | MessageChangedFrame
     | ReadReceiptFrame
     | TypingNoticeFrame
     | EventFrame

@@ -1,4 +1,5 @@
-"""Conversations and their messages: list, open, history by seq, send, read, recall."""
+"""Conversations and their messages: list, open, settings, history by seq, send, read,
+recall."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from pigeon.platform.schemas import (
     ReadBody,
     SendBody,
     SendPrivateBody,
+    SettingsBody,
 )
 
 router = APIRouter(tags=["conversations"])
@@ -74,6 +76,7 @@ async def send(conversation_id: ConversationId, body: SendBody, ctx: Ctx, user_i
         conversation_id=conversation_id,
         mentions=body.mentions,
         mention_all=body.mention_all,
+        reply_to=body.reply_to,
     )
     return await sending.send_message(ctx, user_id, draft)
 
@@ -86,6 +89,7 @@ async def send_private(body: SendPrivateBody, ctx: Ctx, user_id: UserId) -> Ack:
         kind=body.kind,
         body=body.body,
         to_user_id=body.to_user_id,
+        reply_to=body.reply_to,
     )
     return await sending.send_message(ctx, user_id, draft)
 
@@ -96,6 +100,16 @@ async def mark_read(
 ) -> Response:
     await messages.mark_read(ctx, user_id, conversation_id, body.seq, device=device)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.patch("/conversations/{conversation_id}/settings")
+async def change_settings(
+    conversation_id: ConversationId, body: SettingsBody, ctx: Ctx, user_id: UserId
+) -> Conversation:
+    """Your own settings for a conversation (mute, pin to top, archive), on all your devices."""
+    return await conversations.change_settings(
+        ctx, user_id, conversation_id, **body.model_dump(exclude_none=True)
+    )
 
 
 @router.post("/messages/{message_id}/recall")

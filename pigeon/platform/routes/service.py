@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from pigeon.actions import deliveries, service
 from pigeon.common.errors import Unauthorized
-from pigeon.common.models import Ack
+from pigeon.common.models import Ack, ClientKind
 from pigeon.platform.deps import Ctx
 from pigeon.platform.proxies import client_address
 
@@ -81,7 +81,7 @@ class PrivatePushBody(_Body):
     from_user_id: UserIdField
     to_user_id: UserIdField
     client_msg_id: Annotated[str, Field(min_length=1, max_length=64)]
-    kind: Literal["text", "image", "file", "voice"] = "text"
+    kind: ClientKind = "text"
     body: dict[str, Any]
 
 
@@ -89,7 +89,7 @@ class GroupPushBody(_Body):
     group_id: UserIdField
     from_user_id: UserIdField | None
     client_msg_id: Annotated[str, Field(min_length=1, max_length=64)]
-    kind: Literal["text", "image", "file", "voice", "system"] | None = None
+    kind: ClientKind | Literal["system"] | None = None
     body: dict[str, Any]
     mentions: Annotated[list[UserIdField], Field(max_length=100)] = Field(default_factory=list)
 

@@ -59,7 +59,22 @@ export const defaultLock: LockFn = (name, fn) => {
   return fn();
 };
 
-/** Typed client for Pigeon's HTTP API (`/api/v1`), refreshing the access token once on a 401. */
+/**
+ * Whether a 401 says the access token was refused (`unauthorized`), as opposed to a 401 about
+ * something the person typed (`wrong_password` for the current password): only the first is
+ * worth refreshing the token for.
+ */
+async function tokenRefused(res: Response): Promise<boolean> {
+  try {
+    const data = (await res.clone().json()) as { error?: { code?: string } } | undefined;
+    const code = data?.error?.code;
+    return code === undefined || code === "unauthorized";
+  } catch {
+    return true;
+  }
+}
+
+/** Typed client for Pigeon's HTTP API (`/api/v1`), refreshing the access token once on a 401 `unauthorized`. */
 export class ApiClient {
   readonly tokens: TokenStore;
   private readonly base: string;
@@ -89,7 +104,7 @@ export class ApiClient {
       token = (await this.refreshAccess(token)) ?? token;
     }
     let res = await this.send(method, path, body, token, opts);
-    if (res.status === 401 && auth) {
+    if (res.status === 401 && auth && (await tokenRefused(res))) {
       const fresh = await this.refreshAccess(token);
       if (fresh) res = await this.send(method, path, body, fresh, opts);
     }

@@ -37,9 +37,20 @@ const FRIENDLY: Record<string, string> = {
   invalid_image: "That image could not be read. Send a PNG, JPEG, GIF or WebP image, or send it as a file.",
 };
 
-/** A message to show a person for an error code, falling back to the server's own text. */
-export function friendlyError(e: unknown): string {
-  if (e instanceof ApiError) return FRIENDLY[e.code] ?? e.message ?? e.code;
+/**
+ * The same codes where a screen means something narrower: `wrong_password` from the password
+ * change is about the current password alone, there is no username to get wrong.
+ */
+export const PASSWORD_CHANGE_ERRORS: Readonly<Record<string, string>> = {
+  wrong_password: "The current password is wrong.",
+};
+
+/**
+ * A message to show a person for an error code, falling back to the server's own text.
+ * `overrides` gives the wording for codes that mean something narrower on one screen.
+ */
+export function friendlyError(e: unknown, overrides: Readonly<Record<string, string>> = {}): string {
+  if (e instanceof ApiError) return overrides[e.code] ?? FRIENDLY[e.code] ?? e.message ?? e.code;
   if (e instanceof Error) return e.message;
   return String(e);
 }
