@@ -78,6 +78,9 @@ export function installSessionHooks(r: Router) {
     }
   });
   window.addEventListener("online", () => services().ws?.reconnectNow());
+  // The browser lost the network: drop the socket now rather than when the heartbeat times out,
+  // so that what is typed meanwhile waits in the outbox instead of going into a dead socket.
+  window.addEventListener("offline", () => { if (services().ws?.online) services().ws?.reconnectNow(); });
 }
 
 /** Connect the WebSocket and keep the stores in sync with it. Idempotent. */
@@ -105,7 +108,6 @@ export function startSession() {
   offFns.push(ws.on("state", (s) => {
     ui.conn = s.state;
     ui.retryAt = s.retryInMs !== undefined ? Date.now() + s.retryInMs : null;
-    if (s.state === "waiting" || s.state === "stopped") msgs.failAllSending();
   }));
   // Presence: frames keep it live. Pigeon announces an offline only after a short grace period,
   // while queries answer the instant state, so a query made while a friend was reloading can say
@@ -124,6 +126,7 @@ export function startSession() {
     ui.everOnline = true;
     ui.kicked = null;
     auth.setUser(h.user);
+    msgs.flushOutbox(); // what was written while offline goes out now, in order
     void sync.fullSync().then(() => {
       const cid = convs.activeId;
       if (cid !== null && ui.visible) msgs.markRead(cid);
@@ -232,6 +235,8 @@ export function startSession() {
     }
   }
 
+  // messages that were still waiting when the page was closed or reloaded
+  void msgs.restoreOutbox();
   ws.start();
 }
 

@@ -178,7 +178,8 @@ class FakeApi extends FakeHistory {
   async presence() { return { presence: {} }; }
 }
 
-function setup() {
+/** `socket: false`: no protocol client, so messages go over HTTP (the FakeApi answers). */
+function setup({ socket = true } = {}) {
   setActivePinia(createPinia());
   FakeSocket.all = [];
   const api = new FakeApi();
@@ -186,7 +187,7 @@ function setup() {
   const msgs = useMessagesStore();
   const sync = new SyncEngine(api, msgs.sink);
   const ws = new ProtocolClient({ url: "ws://x/ws", getToken: async () => "a1", socketFactory: (u) => new FakeSocket(u), requestTimeoutMs: 1000 });
-  setServices({ api: api as unknown as ApiClient, ws, sync });
+  setServices({ api: api as unknown as ApiClient, ws: socket ? ws : null, sync });
   useAuthStore().setUser(makeUser(ME, "me"));
   return { api, ws, msgs, convs: useConversationsStore() };
 }
@@ -203,7 +204,7 @@ describe("sending attachments", () => {
   afterEach(() => { resetServices(); vi.useRealTimers(); });
 
   it("shows an image at once with its size, reports progress, uploads, then sends the image message", async () => {
-    const { api, msgs, convs } = setup();
+    const { api, msgs, convs } = setup({ socket: false });
     api.add(5, 1);
     convs.setAll([conv(5, 1)]);
     await msgs.open(5);
@@ -226,7 +227,7 @@ describe("sending attachments", () => {
   });
 
   it("fails on a lost upload with Retry, and Retry uploads again and sends once", async () => {
-    const { api, msgs, convs } = setup();
+    const { api, msgs, convs } = setup({ socket: false });
     api.add(5, 1);
     convs.setAll([conv(5, 1)]);
     await msgs.open(5);
@@ -244,7 +245,7 @@ describe("sending attachments", () => {
   });
 
   it("says clearly when the server cannot read an image, and offers no Retry", async () => {
-    const { api, msgs, convs } = setup();
+    const { api, msgs, convs } = setup({ socket: false });
     api.add(5, 1);
     convs.setAll([conv(5, 1)]);
     await msgs.open(5);
@@ -295,10 +296,12 @@ describe("sending attachments", () => {
     const sock = await goOnline(ws);
     msgs.sendText(5, "plain");
     const o = msgs.sendText(5, "@all meeting", [], true);
-    const [plain, all] = sock.sentOf("send") as Array<Record<string, unknown>>;
+    const [plain] = sock.sentOf("send") as Array<Record<string, unknown>>;
     expect(plain.mention_all).toBeUndefined();
-    expect(all).toMatchObject({ mention_all: true, body: { text: "@all meeting" } });
     sock.push({ type: "ack", ref: plain.ref, message_id: 901, conversation_id: 5, seq: 2, ts: 1, client_msg_id: (plain.client_msg_id as string) });
+    await flush();
+    const all = sock.sentOf("send")[1] as Record<string, unknown>; // sent once the one before is acked
+    expect(all).toMatchObject({ mention_all: true, body: { text: "@all meeting" } });
     sock.push({ type: "ack", ref: all.ref, message_id: 902, conversation_id: 5, seq: 3, ts: 2, client_msg_id: o.client_msg_id });
     await flush();
     await flush();

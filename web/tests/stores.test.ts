@@ -149,21 +149,24 @@ describe("messages store", () => {
     expect(convs.byId[7]).toMatchObject({ last_seq: 6, unread: 6 });
   });
 
-  it("marks a message failed when the send fails, and retry re-sends the SAME client_msg_id", async () => {
-    const { api, msgs, convs } = setup(false);
+  it("queues a message while the socket is down and sends it with the same client_msg_id once it is back", async () => {
+    const { api, ws, msgs, convs } = setup(false);
     api.add(5, 1);
     convs.setAll([conv(5, 1)]);
     await msgs.open(5);
-    api.sendFails = true;
-    const o = msgs.sendText(5, "will fail");
+    ws.on("hello", () => msgs.flushOutbox());
+    const o = msgs.sendText(5, "written offline");
     await flush();
-    expect(msgs.outbox[5][0].state).toBe("failed");
-    expect(msgs.outbox[5][0].error).toBe("Not sent");
-    api.sendFails = false;
-    await msgs.retry(5, o.client_msg_id);
-    expect(api.sent.map((s) => s.client_msg_id)).toEqual([o.client_msg_id, o.client_msg_id]);
+    expect(msgs.outbox[5].map((x) => x.state)).toEqual(["queued"]);
+    expect(api.sent).toEqual([]); // not over HTTP either: it waits for the socket
+    const sock = await goOnline(ws);
+    const f = sock.sentOf("send")[0] as Record<string, unknown>;
+    expect(f).toMatchObject({ client_msg_id: o.client_msg_id, body: { text: "written offline" } });
+    sock.push({ type: "ack", ref: f.ref, message_id: 50002, conversation_id: 5, seq: 2, ts: 2, client_msg_id: o.client_msg_id });
+    await flush();
     expect(msgs.outbox[5]).toEqual([]);
-    expect(msgs.win(5)!.items.at(-1)!.body).toEqual({ text: "will fail" });
+    expect(msgs.win(5)!.items.at(-1)!.body).toEqual({ text: "written offline" });
+    ws.stop();
   });
 
   it("fails a socket send on an error frame with a readable reason, and retries with the same id", async () => {
@@ -183,17 +186,22 @@ describe("messages store", () => {
     expect(f2.ref).not.toBe(f1.ref);
   });
 
-  it("times out a send with no ack into the failed state", async () => {
+  it("puts a send with no ack back in the queue and sends it again with the same client_msg_id", async () => {
     const { api, ws, msgs, convs } = setup(true);
     api.add(5, 1);
     convs.setAll([conv(5, 1)]);
     await msgs.open(5);
     vi.useFakeTimers();
-    await goOnline(ws);
-    msgs.sendText(5, "lost");
+    const sock = await goOnline(ws);
+    const o = msgs.sendText(5, "lost");
     vi.advanceTimersByTime(1500);
     await flush();
-    expect(msgs.outbox[5][0].state).toBe("failed");
+    expect(msgs.outbox[5][0].state).toBe("queued");
+    vi.advanceTimersByTime(2000);
+    await flush();
+    expect(sock.sentOf("send").map((f) => f.client_msg_id)).toEqual([o.client_msg_id, o.client_msg_id]);
+    expect(msgs.outbox[5][0].state).toBe("sending");
+    ws.stop();
   });
 
   it("dedupes a pushed copy of my own message by client_msg_id and seq", async () => {
@@ -275,23 +283,68 @@ describe("messages store", () => {
     vi.advanceTimersByTime(5100);
     expect(msgs.typers(5)).toEqual([]);
   });
+
+  it("ends the typist's typing when their message arrives; a typing frame delivered just after does not restart it", async () => {
+    const { api, msgs, convs, sync } = setup(false);
+    api.add(5, 1);
+    convs.setAll([conv(5, 1)]);
+    await msgs.open(5);
+    vi.useFakeTimers();
+    msgs.noteTyping(5, 2);
+    expect(msgs.typers(5)).toEqual([2]);
+    await sync.receive(msg(5, 2, 2, "done typing"));
+    expect(msgs.typers(5)).toEqual([]);
+    msgs.noteTyping(5, 2); // sent before the message, delivered after it
+    expect(msgs.typers(5)).toEqual([]);
+    vi.advanceTimersByTime(1100);
+    msgs.noteTyping(5, 2); // typing the next one
+    expect(msgs.typers(5)).toEqual([2]);
+  });
+
+  it("waits a moment after my own send before the next typing frame, so that peers do not drop it", async () => {
+    const { ws, msgs } = setup(true);
+    const sock = await goOnline(ws);
+    vi.useFakeTimers({ now: 100_000, toFake: ["Date"] });
+    msgs.sendText(5, "sent");
+    expect(msgs.iAmTyping(5, 100_500)).toBe(false);
+    expect(msgs.iAmTyping(5, 101_600)).toBe(true); // not 3 s later: the throttle restarts with each send
+    expect(sock.sentOf("typing").length).toBe(1);
+    ws.stop();
+  });
 });
 
 describe("connection loss", () => {
   afterEach(() => resetServices());
 
-  it("turns every message still sending into a failed one with a retry when the connection drops", async () => {
+  it("puts the messages still sending back in the queue when the connection drops, and sends them in order after", async () => {
     const { api, ws, msgs, convs } = setup();
     api.add(5, 1);
     convs.setAll([conv(5, 1)]);
     await msgs.open(5);
     const sock = await goOnline(ws);
-    ws.on("state", (s) => { if (s.state === "waiting") msgs.failAllSending(); });
-    msgs.sendText(5, "a");
-    msgs.sendText(5, "b");
+    ws.on("hello", () => msgs.flushOutbox());
+    const a = msgs.sendText(5, "a");
+    const b = msgs.sendText(5, "b");
+    expect(sock.sentOf("send").map((f) => f.client_msg_id)).toEqual([a.client_msg_id]); // b waits for a's ack
     sock.drop(1006);
     await flush();
-    expect(msgs.outbox[5].map((o) => [o.body.text, o.state])).toEqual([["a", "failed"], ["b", "failed"]]);
+    expect(msgs.outbox[5].map((o) => [o.body.text, o.state])).toEqual([["a", "queued"], ["b", "queued"]]);
+    expect(msgs.outbox[5].some((o) => o.state === "failed")).toBe(false);
+    ws.reconnectNow();
+    await flush();
+    FakeSocket.last().open();
+    FakeSocket.last().hello(makeUser(ME, "me"));
+    const again = FakeSocket.last();
+    const f1 = again.sentOf("send")[0] as Record<string, unknown>;
+    expect(f1.client_msg_id).toBe(a.client_msg_id);
+    again.push({ type: "ack", ref: f1.ref, message_id: 50002, conversation_id: 5, seq: 2, ts: 2, client_msg_id: a.client_msg_id });
+    await flush();
+    const f2 = again.sentOf("send")[1] as Record<string, unknown>;
+    expect(f2.client_msg_id).toBe(b.client_msg_id);
+    again.push({ type: "ack", ref: f2.ref, message_id: 50003, conversation_id: 5, seq: 3, ts: 3, client_msg_id: b.client_msg_id });
+    await flush();
+    expect(msgs.outbox[5]).toEqual([]);
+    expect(msgs.win(5)!.items.map((m) => m.body.text)).toEqual(["m1", "a", "b"]);
     ws.stop();
   });
 });

@@ -85,7 +85,7 @@ describe("rows", () => {
   });
 
   it("starts with the beginning of the conversation once it is loaded, and ends with my pending messages", () => {
-    const o = { client_msg_id: "c1", conversation_id: 5, kind: "text", body: { text: "hi" }, mentions: [], ts: 1_700_000_009_000, state: "sending" } as Outgoing;
+    const o = { client_msg_id: "c1", conversation_id: 5, kind: "text", body: { text: "hi" }, mentions: [], ts: 1_700_000_009_000, order: 1, state: "sending" } as Outgoing;
     const rows = new RowBuilder().build([msg(5, 1, 2)], [o], opts(null, { atStart: true }));
     expect(kinds(rows)).toEqual(["start", "day", "m1", "out"]);
     expect(rows[3].t === "out" && rows[3].first).toBe(true);

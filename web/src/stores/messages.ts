@@ -3,6 +3,7 @@ import { markRaw, ref, shallowReactive } from "vue";
 import { ApiError, friendlyCode, friendlyError } from "../api/errors";
 import type { Ack, Message, MessagePage, Upload, UploadKind } from "../api/types";
 import { bodyFor, isPermanentUploadError, refuseUpload } from "../lib/attachments";
+import { fromSaved, nextOrder, outboxDb, toSaved, type SavedOutgoing } from "../lib/outbox";
 import { services } from "../services";
 import type { AckFrame } from "../ws/protocol";
 import { RequestError } from "../ws/client";
@@ -25,14 +26,17 @@ export interface Window {
 }
 
 /**
- * An outgoing message: "uploading" (attachments only: the file is being stored), then "sending"
- * (the send frame or request is out), then gone once acked; "failed" from either step. Retry
- * uploads again only if the upload itself failed, and always re-sends the same client_msg_id.
+ * An outgoing message: "queued" (saved, waiting for the socket or for the message before it),
+ * "uploading" (attachments only: the file is being stored), then "sending" (the send frame is
+ * out), then gone once acked. A lost connection puts it back to "queued"; only a refusal makes it
+ * "failed". Retry uploads again only if the upload itself failed, and always re-sends the same
+ * client_msg_id.
  */
-export type OutState = "uploading" | "sending" | "failed";
+export type OutState = "queued" | "uploading" | "sending" | "failed";
 
 export interface PendingUpload {
-  file: Blob;
+  /** The file to upload; null once it is stored (a restored message does not keep it). */
+  file: Blob | null;
   name: string;
   kind: UploadKind;
   /** 0..1 while uploading. */
@@ -54,6 +58,8 @@ export interface Outgoing {
   mentions: number[];
   mentionAll?: boolean;
   ts: number;
+  /** Send order among everything written in this browser (see nextOrder). */
+  order: number;
   state: OutState;
   error?: string;
   /** True when retrying cannot help (an image the server cannot read, a file too large). */
@@ -81,6 +87,10 @@ function uuid(): string {
 
 const TYPING_SHOW_MS = 5000;
 const TYPING_SEND_EVERY_MS = 3000;
+/** How long after someone's message a typing frame from them is taken as one sent before it. */
+const TYPING_LATE_MS = 1000;
+/** The first typing frame after my own message waits this long, so that peers do not drop it. */
+const TYPING_AFTER_SEND_MS = 1500;
 
 export const useMessagesStore = defineStore("messages", () => {
   const windows = ref<Record<number, Window>>({});
@@ -90,6 +100,10 @@ export const useMessagesStore = defineStore("messages", () => {
   /** readCounts[cid][seq] = how many members read that message (groups) */
   const readCounts = ref<Record<number, Record<number, number>>>({});
   const lastTypingSent: Record<number, number> = {};
+  /** When I last sent a message per conversation: peers ignore typing right after it. */
+  const lastSent: Record<number, number> = {};
+  /** typingEnded[cid][userId] = when their last message arrived (it ends their typing). */
+  const typingEnded: Record<number, Record<number, number>> = {};
   const api = () => services().api;
 
   function win(cid: number): Window | undefined { return windows.value[cid]; }
@@ -131,9 +145,10 @@ export const useMessagesStore = defineStore("messages", () => {
   function dropOutgoing(cid: number, clientMsgId: string | null) {
     if (!clientMsgId) return;
     const box = outbox.value[cid];
-    if (!box) return;
+    if (!box || !box.some((o) => o.client_msg_id === clientMsgId)) return;
     for (const o of box) if (o.client_msg_id === clientMsgId) releaseUpload(o);
     outbox.value[cid] = box.filter((o) => o.client_msg_id !== clientMsgId);
+    unpersist(clientMsgId);
   }
 
   const aborts = new Map<string, AbortController>();
@@ -158,7 +173,10 @@ export const useMessagesStore = defineStore("messages", () => {
     const seen = seenNow(cid);
     for (const m of fresh) {
       convs.noteMessage(m, seen);
-      if (m.sender_id !== null && m.sender_id !== me) clearTyping(cid, m.sender_id);
+      if (m.sender_id !== null && m.sender_id !== me) {
+        clearTyping(cid, m.sender_id);
+        (typingEnded[cid] ??= {})[m.sender_id] = Date.now();
+      }
       newMessageHook?.(m, seen);
     }
   }
@@ -253,7 +271,22 @@ export const useMessagesStore = defineStore("messages", () => {
     }
   }
 
-  // ---- sending -------------------------------------------------------------
+  // ---- sending: the outbox ----------------------------------------------------
+  //
+  // Every message goes through the outbox of its conversation, in the order it was written:
+  // it is saved to IndexedDB, then sent over the socket with its client_msg_id, one at a time
+  // per conversation (the next waits for the ack of the one before). While the socket is down a
+  // message waits ("queued"); a lost connection, a timeout or a rate limit puts it back in the
+  // queue, and it is sent again with the SAME client_msg_id when the socket is back (the server
+  // stores it at most once). Only a refusal by the server (an error frame for that send, an HTTP
+  // error answer) marks it "failed"; Retry queues it again, Delete drops it.
+
+  /** Codes of an error that says nothing about the message: try again later. */
+  const TRANSIENT = new Set(["offline", "timeout", "disconnected", "rate_limited"]);
+  const RETRY_MS = 2000;
+  const pumping = new Set<number>();
+  const retryTimers: Record<number, ReturnType<typeof setTimeout>> = {};
+  let restoring: Promise<void> | null = null;
 
   function ackToMessage(o: Outgoing, ack: Pick<Ack, "message_id" | "conversation_id" | "seq" | "ts" | "client_msg_id">): Message {
     return {
@@ -271,10 +304,101 @@ export const useMessagesStore = defineStore("messages", () => {
     };
   }
 
-  /** Store the attachment of `o` (if not stored yet) and build its body. False if that failed. */
-  async function uploadFor(o: Outgoing): Promise<boolean> {
+  /** The socket can take a send now (with no protocol client at all, sends go over HTTP). */
+  function canSend(): boolean {
+    const { ws } = services();
+    return ws ? ws.online : true;
+  }
+
+  /** Keep the message on disk as it is now (queued, or failed with its reason). */
+  function persist(o: Outgoing) {
+    const me = useAuthStore().me;
+    if (me === null) return;
+    outboxDb().save(toSaved(o, me)).catch((e) => console.warn("pigeon: could not save the outbox", e));
+  }
+
+  function unpersist(clientMsgId: string) {
+    const me = useAuthStore().me;
+    if (me === null) return;
+    outboxDb().remove(me, clientMsgId).catch(() => undefined);
+  }
+
+  /**
+   * Put back what this browser still had to send for the signed-in user (after a reload), in
+   * front of anything written since, then send it once the socket is up.
+   */
+  function restoreOutbox(): Promise<void> {
+    const me = useAuthStore().me;
+    if (me === null) return Promise.resolve();
+    const run = (async () => {
+      let saved: SavedOutgoing[] = [];
+      try {
+        saved = await outboxDb().list(me);
+      } catch (e) {
+        console.warn("pigeon: could not read the outbox", e);
+      }
+      const byCid = new Map<number, Outgoing[]>();
+      for (const s of saved) {
+        if (outbox.value[s.conversation_id]?.some((x) => x.client_msg_id === s.client_msg_id)) continue;
+        const list = byCid.get(s.conversation_id) ?? [];
+        list.push(fromSaved(s));
+        byCid.set(s.conversation_id, list);
+      }
+      for (const [cid, list] of byCid) outbox.value[cid] = [...list, ...(outbox.value[cid] ?? [])];
+    })();
+    restoring = run;
+    return run.finally(() => {
+      if (restoring === run) restoring = null;
+      flushOutbox();
+    });
+  }
+
+  /** Send what is queued in every conversation (the socket is back). */
+  function flushOutbox() {
+    for (const cid of Object.keys(outbox.value)) void pump(Number(cid));
+  }
+
+  function scheduleRetry(cid: number, ms: number) {
+    if (retryTimers[cid]) clearTimeout(retryTimers[cid]);
+    retryTimers[cid] = setTimeout(() => {
+      delete retryTimers[cid];
+      void pump(cid);
+    }, ms);
+  }
+
+  /** Send the queued messages of one conversation in order, one at a time, while the socket is up. */
+  async function pump(cid: number): Promise<void> {
+    if (pumping.has(cid)) return; // the running pump also takes what was queued meanwhile
+    pumping.add(cid);
+    try {
+      if (restoring) await restoring;
+      for (;;) {
+        if (!canSend()) return;
+        const o = outbox.value[cid]?.find((x) => x.state === "queued");
+        if (!o) return;
+        const outcome = await transmit(o);
+        if (typeof outcome === "number") {
+          scheduleRetry(cid, outcome);
+          return;
+        }
+      }
+    } finally {
+      pumping.delete(cid);
+    }
+  }
+
+  /** Put a message back in the queue after an error that was not a refusal. Returns the wait. */
+  function requeue(o: Outgoing, e: unknown): number {
+    o.state = "queued";
+    o.error = undefined;
+    return e instanceof RequestError && e.retryAfterMs ? e.retryAfterMs : RETRY_MS;
+  }
+
+  /** Store the attachment of `o` (if not stored yet) and build its body. */
+  async function uploadFor(o: Outgoing): Promise<"done" | "failed" | number> {
     const up = o.upload;
-    if (!up || up.done) return true;
+    if (!up || up.done) return "done";
+    if (!up.file) { markFailed(o, new Error("The file is no longer available.")); return "failed"; }
     o.state = "uploading";
     o.error = undefined;
     o.permanent = false;
@@ -286,67 +410,69 @@ export const useMessagesStore = defineStore("messages", () => {
       up.done = stored;
       up.progress = 1;
       o.body = bodyFor(up.kind, stored, { duration_ms: up.duration_ms });
-      return true;
+      persist(o); // the file is stored: a reload only re-sends, it does not upload again
+      return "done";
     } catch (e) {
-      if (ctrl.signal.aborted) return false;
+      if (ctrl.signal.aborted) return "failed";
+      // the network went away with the socket: upload again when it is back
+      if (e instanceof ApiError && e.isNetwork && !canSend()) return requeue(o, e);
       markFailed(o, e, true);
-      return false;
+      return "failed";
     } finally {
       if (aborts.get(o.client_msg_id) === ctrl) aborts.delete(o.client_msg_id);
     }
   }
 
-  async function transmit(o: Outgoing): Promise<void> {
+  /** Upload (attachments) and send one message. "acked", "failed", or the ms to wait before trying again. */
+  async function transmit(o: Outgoing): Promise<"acked" | "failed" | number> {
     // only attachments wait for an upload; a text goes out in the same tick
-    if (o.upload && !o.upload.done && !(await uploadFor(o))) return;
+    if (o.upload && !o.upload.done) {
+      const up = await uploadFor(o);
+      if (up !== "done") return up;
+    }
     const { ws, sync } = services();
     o.state = "sending";
     o.error = undefined;
     o.permanent = false;
     let ack: Pick<Ack, "message_id" | "conversation_id" | "seq" | "ts" | "client_msg_id">;
     try {
-      if (ws && ws.online) {
-        const frame = await ws.request<AckFrame>({
-          type: "send", ref: ws.nextRef(), client_msg_id: o.client_msg_id, conversation_id: o.conversation_id,
-          kind: o.kind, body: o.body, mentions: o.mentions, ...(o.mentionAll ? { mention_all: true } : {}),
-        });
-        ack = frame;
-      } else {
-        ack = await api().sendMessage(o.conversation_id, {
-          client_msg_id: o.client_msg_id, kind: o.kind, body: o.body, mentions: o.mentions, ...(o.mentionAll ? { mention_all: true } : {}),
-        });
-      }
+      const fields = { client_msg_id: o.client_msg_id, kind: o.kind, body: o.body, mentions: o.mentions, ...(o.mentionAll ? { mention_all: true } : {}) };
+      if (ws) ack = await ws.request<AckFrame>({ type: "send", ref: ws.nextRef(), conversation_id: o.conversation_id, ...fields });
+      else ack = await api().sendMessage(o.conversation_id, fields);
     } catch (e) {
+      if (!outbox.value[o.conversation_id]?.includes(o)) return "failed"; // deleted meanwhile
+      if ((e instanceof RequestError && TRANSIENT.has(e.code)) || (e instanceof ApiError && e.isNetwork)) return requeue(o, e);
       markFailed(o, e);
-      return;
+      return "failed";
     }
     const msg = ackToMessage(o, { ...ack, conversation_id: ack.conversation_id ?? o.conversation_id });
     if (sync) await sync.receive(msg);
     else sink.applyMessages(msg.conversation_id, [msg]);
     dropOutgoing(o.conversation_id, o.client_msg_id);
+    return "acked";
   }
 
   function markFailed(o: Outgoing, e: unknown, uploading = false) {
-    const box = outbox.value[o.conversation_id] ?? [];
-    const live = box.find((x) => x.client_msg_id === o.client_msg_id);
-    const target = live ?? o;
-    target.state = "failed";
-    target.permanent = false;
-    if (e instanceof RequestError) target.error = e.code === "offline" || e.code === "timeout" || e.code === "disconnected" ? "Not sent" : friendlyCode(e.code, e.message);
-    else if (e instanceof ApiError && e.isNetwork) target.error = uploading ? "Upload failed" : "Not sent";
+    o.state = "failed";
+    o.permanent = false;
+    if (e instanceof RequestError) o.error = friendlyCode(e.code, e.message);
+    else if (e instanceof ApiError && e.isNetwork) o.error = uploading ? "Upload failed" : "Not sent";
     else if (e instanceof ApiError && uploading) {
-      target.error = e.code === "payload_too_large" ? "That file is too large to send." : friendlyError(e);
-      target.permanent = isPermanentUploadError(e.code);
-    } else target.error = friendlyError(e);
+      o.error = e.code === "payload_too_large" ? "That file is too large to send." : friendlyError(e);
+      o.permanent = isPermanentUploadError(e.code);
+    } else o.error = friendlyError(e);
+    persist(o);
   }
 
-  /** Show a message at once and send it; the ack confirms it. */
+  /** Show a message at once, save it and queue it; it is sent as soon as the socket can take it. */
   function send(cid: number, kind: string, body: Record<string, unknown>, mentions: number[] = [], extra: Partial<Outgoing> = {}): Outgoing {
-    const o: Outgoing = { client_msg_id: uuid(), conversation_id: cid, kind, body, mentions, ts: Date.now(), state: "sending", ...extra };
+    const o: Outgoing = { client_msg_id: uuid(), conversation_id: cid, kind, body, mentions, ts: Date.now(), ...extra, order: nextOrder(), state: "queued" };
     (outbox.value[cid] ??= []).push(o);
     const live = outbox.value[cid][outbox.value[cid].length - 1];
     lastTypingSent[cid] = 0;
-    void transmit(live);
+    lastSent[cid] = Date.now();
+    persist(live);
+    void pump(cid);
     return live;
   }
 
@@ -356,7 +482,8 @@ export const useMessagesStore = defineStore("messages", () => {
 
   /**
    * Send an image, file or voice clip: it shows at once with upload progress, is uploaded, then
-   * sent as a message. Returns null (and says why) for a file that cannot be sent at all.
+   * sent as a message. Offline it waits in the queue with its file and is uploaded once the socket
+   * is back. Returns null (and says why) for a file that cannot be sent at all.
    */
   function sendFile(cid: number, file: Blob, kind: UploadKind, meta: AttachmentMeta = {}): Outgoing | null {
     const refused = refuseUpload(file);
@@ -373,14 +500,18 @@ export const useMessagesStore = defineStore("messages", () => {
       kind === "image" ? { width: meta.width ?? 0, height: meta.height ?? 0, size: file.size }
         : kind === "voice" ? { duration_ms: meta.duration_ms ?? 0, size: file.size }
           : { name, size: file.size, mime: file.type || "application/octet-stream" };
-    return send(cid, kind, body, [], { upload, state: "uploading" });
+    return send(cid, kind, body, [], { upload });
   }
 
-  /** Send a failed message again with the SAME client_msg_id, so the server stores it at most once. */
+  /** Queue a failed message again with the SAME client_msg_id, so the server stores it at most once. */
   function retry(cid: number, clientMsgId: string): Promise<void> {
     const o = outbox.value[cid]?.find((x) => x.client_msg_id === clientMsgId);
     if (!o || o.state !== "failed") return Promise.resolve();
-    return transmit(o);
+    o.state = "queued";
+    o.error = undefined;
+    o.permanent = false;
+    persist(o);
+    return pump(cid);
   }
 
   function discard(cid: number, clientMsgId: string) {
@@ -478,6 +609,9 @@ export const useMessagesStore = defineStore("messages", () => {
 
   function noteTyping(cid: number, userId: number) {
     if (userId === useAuthStore().me) return;
+    // a typing frame sent just before the message may be delivered just after it (group
+    // fan-out): the message ended that typing, so it does not start it again
+    if (Date.now() - (typingEnded[cid]?.[userId] ?? 0) < TYPING_LATE_MS) return;
     (typing.value[cid] ??= {})[userId] = Date.now() + TYPING_SHOW_MS;
     setTimeout(() => {
       const t = typing.value[cid];
@@ -494,27 +628,29 @@ export const useMessagesStore = defineStore("messages", () => {
     const now = Date.now();
     return Object.entries(t).filter(([, until]) => until > now).map(([id]) => Number(id));
   }
-  /** Send a `typing` frame, at most one every 3 s per conversation. */
+  /** Send a `typing` frame, at most one every 3 s per conversation (and not just after a send). */
   function iAmTyping(cid: number, now = Date.now()): boolean {
     if (now - (lastTypingSent[cid] ?? 0) < TYPING_SEND_EVERY_MS) return false;
+    // peers drop a typing frame that comes right after my message (see noteTyping): wait
+    // until they take it, or the indicator for my next message would only show 3 s later
+    if (now - (lastSent[cid] ?? -Infinity) < TYPING_AFTER_SEND_MS) return false;
     const { ws } = services();
     if (!ws || !ws.send({ type: "typing", conversation_id: cid })) return false;
     lastTypingSent[cid] = now;
     return true;
   }
 
-  function failAllSending() {
-    for (const box of Object.values(outbox.value)) for (const o of box) if (o.state === "sending") { o.state = "failed"; o.error = "Not sent"; }
-  }
-
   function forget(cid: number) {
     delete windows.value[cid];
-    for (const o of outbox.value[cid] ?? []) releaseUpload(o);
+    for (const o of outbox.value[cid] ?? []) { releaseUpload(o); unpersist(o.client_msg_id); }
     delete outbox.value[cid];
   }
 
+  /** Signed out: clear what is held in memory (the saved outbox stays for this user's next login). */
   function reset() {
     for (const box of Object.values(outbox.value)) for (const o of box) releaseUpload(o);
+    for (const t of Object.values(retryTimers)) clearTimeout(t);
+    for (const k of Object.keys(retryTimers)) delete retryTimers[Number(k)];
     windows.value = {}; outbox.value = {}; typing.value = {}; readCounts.value = {};
     for (const k of Object.keys(countStamps)) delete countStamps[k];
   }
@@ -522,6 +658,6 @@ export const useMessagesStore = defineStore("messages", () => {
   return {
     windows, outbox, typing, readCounts, sink, win, isLoaded, open, loadOlder, loadBackTo, setPage, send, sendText, sendFile, retry, discard, recall,
     markRead, loadReadCounts, refreshOwnCounts, noteGroupRead, noteTyping, clearTyping, typers, iAmTyping, onNewMessage,
-    failAllSending, forget, reset,
+    restoreOutbox, flushOutbox, forget, reset,
   };
 });

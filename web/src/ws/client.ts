@@ -46,7 +46,8 @@ interface Events {
 }
 
 export class RequestError extends Error {
-  constructor(readonly code: string, message: string) {
+  /** `retryAfterMs`: how long a `rate_limited` refusal asks to wait. */
+  constructor(readonly code: string, message: string, readonly retryAfterMs?: number) {
     super(message);
     this.name = "RequestError";
   }
@@ -217,7 +218,7 @@ export class ProtocolClient {
           const p = this.pending.get(ref)!;
           this.pending.delete(ref);
           clearTimeout(p.timer);
-          if (frame.type === "error") p.reject(new RequestError(frame.code, frame.message));
+          if (frame.type === "error") p.reject(new RequestError(frame.code, frame.message, frame.retry_after_ms));
           else p.resolve(frame);
         }
         break;

@@ -30,7 +30,7 @@ export interface TypingFrame { type: "typing"; conversation_id: number; user_id:
 export interface EventFrame { type: "event"; event: string; data: Record<string, unknown> }
 export interface PresenceFrame { type: "presence"; user_id: number; online: boolean; devices: string[]; last_seen?: number | null }
 export interface NoticeFrame { type: "notice"; conversation_id: number; last_seq: number }
-export interface ErrorFrame { type: "error"; ref: string | null; code: string; message: string }
+export interface ErrorFrame { type: "error"; ref: string | null; code: string; message: string; retry_after_ms?: number }
 export interface KickedFrame { type: "kicked"; reason: string }
 export interface ReconnectFrame { type: "reconnect"; reason: string }
 export interface PongFrame { type: "pong"; server_time: number }
