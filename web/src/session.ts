@@ -152,6 +152,9 @@ export function startSession() {
       case "message":
         void sync.receive(f.message);
         break;
+      case "message_changed":
+        msgs.receiveChanged(f.message);
+        break;
       case "read":
         convs.noteRead(f.conversation_id, f.user_id, f.seq);
         if (convs.byId[f.conversation_id]?.kind === "group") msgs.noteGroupRead(f.conversation_id, f.user_id, f.seq);

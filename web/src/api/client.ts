@@ -1,7 +1,7 @@
 import { ApiError } from "./errors";
 import type { TokenStore } from "./tokens";
 import type {
-  Ack, Conversation, Device, DeviceKind, Friend, FriendRequest, Group, GroupMember, MediaKind, MediaPage, Message,
+  Ack, ChangesPage, Conversation, Device, DeviceKind, Friend, FriendRequest, Group, GroupMember, MediaKind, MediaPage, Message,
   MessagePage, PresenceInfo, Readers, SearchPage, Tokens, Upload, UploadKind, User,
 } from "./types";
 
@@ -249,7 +249,7 @@ export class ApiClient {
   latestMessages(id: number, limit = 50) {
     return this.request<MessagePage>("GET", `/conversations/${id}/messages`, undefined, { query: { limit } });
   }
-  sendMessage(id: number, msg: { client_msg_id: string; kind: string; body: unknown; mentions?: number[]; mention_all?: boolean }) {
+  sendMessage(id: number, msg: { client_msg_id: string; kind: string; body: unknown; mentions?: number[]; mention_all?: boolean; reply_to?: number }) {
     return this.request<Ack>("POST", `/conversations/${id}/messages`, msg);
   }
   /**
@@ -283,6 +283,13 @@ export class ApiClient {
     return this.request<SearchPage>("GET", "/search/messages", undefined, { query });
   }
   markRead(id: number, seq: number) { return this.request<void>("POST", `/conversations/${id}/read`, { seq }); }
+  editMessage(messageId: number, text: string) { return this.request<Message>("PATCH", `/messages/${messageId}`, { text }); }
+  react(messageId: number, emoji: string, on: boolean) {
+    return this.request<Message>(on ? "PUT" : "DELETE", `/messages/${messageId}/reactions/${encodeURIComponent(emoji)}`);
+  }
+  changes(id: number, after: number, limit = 100) {
+    return this.request<ChangesPage>("GET", `/conversations/${id}/changes`, undefined, { query: { after, limit } });
+  }
   recall(messageId: number) { return this.request<void>("POST", `/messages/${messageId}/recall`); }
   readers(id: number, seq: number) { return this.request<Readers>("GET", `/conversations/${id}/messages/${seq}/readers`); }
 

@@ -23,6 +23,8 @@ export class ApiError extends Error {
 
 const FRIENDLY: Record<string, string> = {
   username_taken: "That username is taken.",
+  edit_window_passed: "This message is too old to edit.",
+  not_editable: "Only text messages can be edited.",
   weak_password: "Choose a stronger password: at least 8 characters, mixing letters and digits or symbols.",
   wrong_password: "Wrong username or password.",
   invalid_refresh_token: "Your session has ended. Please log in again.",

@@ -89,6 +89,38 @@ export interface Message {
   recalled: boolean;
   mentions: number[];
   mention_all: boolean;
+  /** The message this one answers, as it stands now. */
+  reply_to?: ReplyQuote | null;
+  /** When its text was last edited (null if never). */
+  edited_at?: number | null;
+  reactions?: Reaction[];
+  /** The conversation's change number of its last edit or reaction: of two copies, the higher wins. */
+  version?: number;
+}
+
+/** The original a reply quotes (`reply_to` of a message). */
+export interface ReplyQuote {
+  message_id: number;
+  seq: number;
+  sender_id: number | null;
+  kind: string;
+  snippet: string;
+  recalled: boolean;
+}
+
+/** One emoji on a message: how many reacted, and (at most 20 of) who. */
+export interface Reaction {
+  emoji: string;
+  count: number;
+  user_ids: number[];
+}
+
+/** `GET /conversations/{id}/changes`: messages edited or reacted to after a change number. */
+export interface ChangesPage {
+  conversation_id: number;
+  messages: Message[];
+  last_change: number;
+  has_more: boolean;
 }
 
 export interface Conversation {
@@ -102,6 +134,8 @@ export interface Conversation {
   unread: number;
   mentioned: boolean;
   last_message: Message | null;
+  /** The conversation's latest change number (edits and reactions). */
+  last_change?: number;
 }
 
 export interface Ack {

@@ -1,6 +1,6 @@
 import { createStore, del, entries, set, type UseStore } from "idb-keyval";
 import { markRaw, toRaw } from "vue";
-import type { Upload, UploadKind } from "../api/types";
+import type { ReplyQuote, Upload, UploadKind } from "../api/types";
 import type { Outgoing } from "../stores/messages";
 
 /**
@@ -22,6 +22,8 @@ export interface SavedOutgoing {
   ts: number;
   /** Increases with every message written in this browser: the send order. */
   order: number;
+  /** The quote of the message it answers. */
+  reply?: ReplyQuote;
   /** A refused message stays refused after a reload; anything else is queued again. */
   failed?: { error: string; permanent: boolean };
   upload?: {
@@ -101,6 +103,7 @@ export function toSaved(o: Outgoing, me: number): SavedOutgoing {
     ...(raw.mentionAll ? { mentionAll: true } : {}),
     ts: raw.ts,
     order: raw.order,
+    ...(raw.reply ? { reply: { ...raw.reply } } : {}),
     ...(raw.state === "failed" ? { failed: { error: raw.error ?? "Not sent", permanent: !!raw.permanent } } : {}),
     ...(up ? {
       upload: {
@@ -120,6 +123,7 @@ export function fromSaved(s: SavedOutgoing): Outgoing {
     client_msg_id: s.client_msg_id, conversation_id: s.conversation_id, kind: s.kind, body: s.body, mentions: s.mentions,
     ...(s.mentionAll ? { mentionAll: true } : {}),
     ts: s.ts, order: s.order,
+    ...(s.reply ? { reply: s.reply } : {}),
     state: s.failed ? "failed" : "queued",
     ...(s.failed ? { error: s.failed.error, permanent: s.failed.permanent } : {}),
     ...(up ? {

@@ -1,8 +1,9 @@
 import { defineStore } from "pinia";
 import { markRaw, ref, shallowReactive } from "vue";
 import { ApiError, friendlyCode, friendlyError } from "../api/errors";
-import type { Ack, Message, MessagePage, Upload, UploadKind } from "../api/types";
+import type { Ack, Conversation, Message, MessagePage, ReplyQuote, Upload, UploadKind } from "../api/types";
 import { bodyFor, isPermanentUploadError, refuseUpload } from "../lib/attachments";
+import { newer, quoteEdited, quoteRecalled } from "../lib/changes";
 import { fromSaved, nextOrder, outboxDb, toSaved, type SavedOutgoing } from "../lib/outbox";
 import { services } from "../services";
 import type { AckFrame } from "../ws/protocol";
@@ -61,6 +62,8 @@ export interface Outgoing {
   /** Send order among everything written in this browser (see nextOrder). */
   order: number;
   state: OutState;
+  /** The message this one answers (its quote as shown while sending). */
+  reply?: ReplyQuote;
   error?: string;
   /** True when retrying cannot help (an image the server cannot read, a file too large). */
   permanent?: boolean;
@@ -122,7 +125,10 @@ export const useMessagesStore = defineStore("messages", () => {
       const mid = (lo + hi) >> 1;
       if (items[mid].seq < m.seq) lo = mid + 1; else hi = mid;
     }
-    if (items[lo]?.seq === m.seq) return false; // duplicate
+    if (items[lo]?.seq === m.seq) { // duplicate: keep the copy with the higher version
+      if (newer(items[lo], m) === m) items[lo] = m;
+      return false;
+    }
     items.splice(lo, 0, m);
     return true;
   }
@@ -132,13 +138,99 @@ export const useMessagesStore = defineStore("messages", () => {
     const b = m.body as { message_id?: number; seq?: number };
     const i = w.items.findIndex((x) => x.id === b.message_id || (b.seq !== undefined && x.seq === b.seq));
     if (i >= 0 && !w.items[i].recalled) w.items[i] = { ...w.items[i], recalled: true, body: {} };
+    const target = b.message_id ?? (i >= 0 ? w.items[i].id : undefined);
+    if (target !== undefined) replaceQuotes(w, (x) => quoteRecalled(x, target));
+  }
+
+  /** Replace every held message that `change` turns into a new object (quotes of an original). */
+  function replaceQuotes(w: Window, change: (m: Message) => Message) {
+    for (let i = 0; i < w.items.length; i++) {
+      const x = w.items[i];
+      if (!x.reply_to) continue;
+      const y = change(x);
+      if (y !== x) w.items[i] = y;
+    }
+  }
+
+  // ---- edits and reactions: message_changed and the changes feed ----------------
+
+  /** lastChange[cid] = the conversation's change number this client has caught up with. */
+  const lastChange = ref<Record<number, number>>({});
+  const catchingUp: Record<number, Promise<void>> = {};
+
+  /** A held message in its new state (a `message_changed`, an edit or reaction answer, the feed). */
+  function applyChanged(m: Message) {
+    const w = windows.value[m.conversation_id];
+    if (!w) return;
+    const i = w.items.findIndex((x) => x.id === m.id);
+    if (i >= 0 && newer(w.items[i], m) === m) w.items[i] = m;
+    if (m.kind === "text" && !m.recalled) replaceQuotes(w, (x) => quoteEdited(x, m));
+  }
+
+  /** A pushed change: apply it, and ask the feed for what came between if changes were missed. */
+  function receiveChanged(m: Message) {
+    const cid = m.conversation_id;
+    if (!windows.value[cid]) return;
+    applyChanged(m);
+    const held = lastChange.value[cid] ?? 0;
+    const v = m.version ?? 0;
+    if (v === held + 1) lastChange.value[cid] = v;
+    else if (v > held + 1) void catchUpChanges(cid);
+  }
+
+  /** Apply the changes feed of a loaded conversation after what this client has seen. */
+  function catchUpChanges(cid: number): Promise<void> {
+    const prev = catchingUp[cid] ?? Promise.resolve();
+    const run = prev.then(async () => {
+      for (;;) {
+        if (!windows.value[cid]) return;
+        const page = await api().changes(cid, lastChange.value[cid] ?? 0);
+        for (const m of page.messages) applyChanged(m);
+        lastChange.value[cid] = Math.max(lastChange.value[cid] ?? 0, page.last_change);
+        if (!page.has_more || !page.messages.length) return;
+      }
+    }).catch((e) => console.warn("pigeon: could not catch up with changes", e));
+    catchingUp[cid] = run;
+    return run;
+  }
+
+  /** The conversation list tells each one's current last_change: catch up where it is ahead. */
+  function noteLastChanges(list: readonly Conversation[]) {
+    for (const c of list) {
+      if (windows.value[c.id] && (c.last_change ?? 0) > (lastChange.value[c.id] ?? 0)) void catchUpChanges(c.id);
+    }
+  }
+
+  /** Save a new text for my message (refused past the edit window: said in a toast). */
+  async function edit(m: Message, text: string): Promise<boolean> {
+    try {
+      applyChanged(await api().editMessage(m.id, text));
+      return true;
+    } catch (e) {
+      useUiStore().toast(friendlyError(e));
+      return false;
+    }
+  }
+
+  /** Add my reaction `emoji` to a message, or take it off if it is there. */
+  async function toggleReaction(m: Message, emoji: string): Promise<void> {
+    const me = useAuthStore().me;
+    const mine = !!m.reactions?.some((r) => r.emoji === emoji && me !== null && r.user_ids.includes(me));
+    try {
+      applyChanged(await api().react(m.id, emoji, !mine));
+    } catch (e) {
+      useUiStore().toast(friendlyError(e));
+    }
   }
 
   /** `items` and `more` merged by seq without duplicates, as a new reactive array. */
   function merged(items: readonly Message[], more: readonly Message[]): Message[] {
     const bySeq = new Map<number, Message>();
     for (const m of more) bySeq.set(m.seq, m);
-    for (const m of items) bySeq.set(m.seq, m);
+    for (const m of items) {
+      const other = bySeq.get(m.seq);
+      bySeq.set(m.seq, other ? newer(m, other) : m);
+    }
     return shallowReactive([...bySeq.values()].sort((a, b) => a.seq - b.seq));
   }
 
@@ -206,6 +298,7 @@ export const useMessagesStore = defineStore("messages", () => {
     },
     setConversations(list) {
       useConversationsStore().setAll(list);
+      noteLastChanges(list);
     },
     putConversation(c) {
       useConversationsStore().put(c);
@@ -224,6 +317,8 @@ export const useMessagesStore = defineStore("messages", () => {
     for (const m of w.items) applyRecall(w, m);
     w.tail = w.items.length ? w.items[w.items.length - 1].seq : 0;
     windows.value[cid] = w;
+    // the page shows every message as it stands now: changes up to the list's last_change are in it
+    lastChange.value[cid] = Math.max(lastChange.value[cid] ?? 0, useConversationsStore().byId[cid]?.last_change ?? 0);
     for (const m of page.messages) dropOutgoing(cid, m.client_msg_id);
   }
 
@@ -301,6 +396,7 @@ export const useMessagesStore = defineStore("messages", () => {
       recalled: false,
       mentions: o.mentions,
       mention_all: !!o.mentionAll,
+      reply_to: o.reply ?? null,
     };
   }
 
@@ -436,7 +532,7 @@ export const useMessagesStore = defineStore("messages", () => {
     o.permanent = false;
     let ack: Pick<Ack, "message_id" | "conversation_id" | "seq" | "ts" | "client_msg_id">;
     try {
-      const fields = { client_msg_id: o.client_msg_id, kind: o.kind, body: o.body, mentions: o.mentions, ...(o.mentionAll ? { mention_all: true } : {}) };
+      const fields = { client_msg_id: o.client_msg_id, kind: o.kind, body: o.body, mentions: o.mentions, ...(o.mentionAll ? { mention_all: true } : {}), ...(o.reply ? { reply_to: o.reply.message_id } : {}) };
       if (ws) ack = await ws.request<AckFrame>({ type: "send", ref: ws.nextRef(), conversation_id: o.conversation_id, ...fields });
       else ack = await api().sendMessage(o.conversation_id, fields);
     } catch (e) {
@@ -476,8 +572,8 @@ export const useMessagesStore = defineStore("messages", () => {
     return live;
   }
 
-  function sendText(cid: number, text: string, mentions: number[] = [], mentionAll = false) {
-    return send(cid, "text", { text }, mentions, mentionAll ? { mentionAll: true } : {});
+  function sendText(cid: number, text: string, mentions: number[] = [], mentionAll = false, reply?: ReplyQuote) {
+    return send(cid, "text", { text }, mentions, { ...(mentionAll ? { mentionAll: true } : {}), ...(reply ? { reply } : {}) });
   }
 
   /**
@@ -651,7 +747,7 @@ export const useMessagesStore = defineStore("messages", () => {
     for (const box of Object.values(outbox.value)) for (const o of box) releaseUpload(o);
     for (const t of Object.values(retryTimers)) clearTimeout(t);
     for (const k of Object.keys(retryTimers)) delete retryTimers[Number(k)];
-    windows.value = {}; outbox.value = {}; typing.value = {}; readCounts.value = {};
+    windows.value = {}; outbox.value = {}; lastChange.value = {}; typing.value = {}; readCounts.value = {};
     for (const k of Object.keys(countStamps)) delete countStamps[k];
   }
 
@@ -659,5 +755,6 @@ export const useMessagesStore = defineStore("messages", () => {
     windows, outbox, typing, readCounts, sink, win, isLoaded, open, loadOlder, loadBackTo, setPage, send, sendText, sendFile, retry, discard, recall,
     markRead, loadReadCounts, refreshOwnCounts, noteGroupRead, noteTyping, clearTyping, typers, iAmTyping, onNewMessage,
     restoreOutbox, flushOutbox, forget, reset,
+    lastChange, applyChanged, receiveChanged, catchUpChanges, edit, toggleReaction,
   };
 });

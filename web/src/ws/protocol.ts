@@ -24,6 +24,8 @@ export interface AckFrame {
   client_msg_id: string;
 }
 export interface MessageFrame { type: "message"; message: Message }
+/** A held message was edited or reacted to: its whole current state. */
+export interface MessageChangedFrame { type: "message_changed"; message: Message }
 export interface MessagesFrame { type: "messages"; ref: string | null; conversation_id: number; messages: Message[]; has_more: boolean }
 export interface ReadFrame { type: "read"; conversation_id: number; user_id: number; seq: number }
 export interface TypingFrame { type: "typing"; conversation_id: number; user_id: number }
@@ -36,13 +38,13 @@ export interface ReconnectFrame { type: "reconnect"; reason: string }
 export interface PongFrame { type: "pong"; server_time: number }
 
 export type ServerFrame =
-  | HelloFrame | AckFrame | MessageFrame | MessagesFrame | ReadFrame | TypingFrame | EventFrame
+  | HelloFrame | AckFrame | MessageFrame | MessageChangedFrame | MessagesFrame | ReadFrame | TypingFrame | EventFrame
   | PresenceFrame | NoticeFrame | ErrorFrame | KickedFrame | ReconnectFrame | PongFrame;
 
 export type ClientFrame =
   | { type: "auth"; token: string }
   | { type: "ping" }
-  | { type: "send"; ref: string; client_msg_id: string; conversation_id?: number; to_user_id?: number; kind: string; body: unknown; mentions?: number[]; mention_all?: boolean }
+  | { type: "send"; ref: string; client_msg_id: string; conversation_id?: number; to_user_id?: number; kind: string; body: unknown; mentions?: number[]; mention_all?: boolean; reply_to?: number }
   | { type: "sync"; ref: string; conversation_id: number; after: number; limit?: number }
   | { type: "read"; conversation_id: number; seq: number }
   | { type: "typing"; conversation_id: number }
