@@ -88,15 +88,6 @@ describe("edits, reactions and replies in the messages store", () => {
     void api;
   });
 
-  it("keeps the higher version when older pages merge with held messages", async () => {
-    const { api, msgs } = await setup(60);
-    const held = msgs.win(5)!.items[0]; // seq 11
-    msgs.receiveChanged({ ...held, body: { text: "edited" }, version: 4 });
-    api.data.get(5)![10] = { ...held, version: 0 }; // the server page is older than what is held
-    await msgs.loadOlder(5);
-    expect(msgs.win(5)!.items.find((m) => m.seq === 11)!.body).toEqual({ text: "edited" });
-  });
-
   it("marks quotes of held replies recalled when the recall arrives", async () => {
     const { msgs } = await setup();
     const original = msgs.win(5)!.items[1];
