@@ -145,6 +145,22 @@ describe("replies, edits and reactions in the web client", () => {
     }
   });
 
+  test("changes made while a device was away arrive once it reconnects (the changes feed)", async () => {
+    if (startError) throw startError;
+    const reply = line(alice.page, "Sounds good");
+    const page = await bob.api("GET", `/conversations/${cid}/messages?limit=10`);
+    const id = page.messages.find((m) => m.body?.text === "Sounds good").id;
+    const asked = [];
+    alice.page.on("request", (r) => { if (r.url().includes(`/conversations/${cid}/changes?`)) asked.push(r.url()); });
+    await alice.context.setOffline(true);
+    await alice.page.getByTestId("reconnecting").waitFor({ timeout: 15_000 });
+    await bob.api("PUT", `/messages/${id}/reactions/${encodeURIComponent("❤️")}`);
+    await alice.context.setOffline(false);
+    await eventually(async () => assert.equal((await reply.getByTestId("reaction").textContent()).replace(/\s+/g, " ").trim(), "❤️ 1"), { timeout: 30_000 });
+    assert.equal(await reply.getByTestId("reaction").getAttribute("title"), "Bob");
+    assert.ok(asked.length >= 1, "the reconnected device asked the changes feed");
+  });
+
   test("a recalled original shows as recalled in the quote, live", async () => {
     if (startError) throw startError;
     await menu(bob.page, "Lunch at one?", "recall");
