@@ -72,7 +72,7 @@ describe("edits, reactions and replies in the messages store", () => {
   afterEach(() => resetServices());
 
   it("keeps the copy with the higher version, whether it comes pushed or in a pulled page", async () => {
-    const { api, msgs } = await setup();
+    const { msgs } = await setup();
     const v2 = { ...msg(5, 3), body: { text: "second" }, version: 2, edited_at: 9 };
     const v1 = { ...msg(5, 3), body: { text: "first" }, version: 1, edited_at: 8 };
     msgs.receiveChanged(v2);
@@ -85,7 +85,9 @@ describe("edits, reactions and replies in the messages store", () => {
     // and a newer one replaces it
     msgs.sink.applyMessages(5, [{ ...v2, body: { text: "third" }, version: 3 }]);
     expect(msgs.win(5)!.items[2].body).toEqual({ text: "third" });
-    void api;
+    // an edit of the last message shows in the conversation list's preview too
+    msgs.receiveChanged({ ...msg(5, 6), body: { text: "last, edited" }, version: 4 });
+    expect(useConversationsStore().byId[5].last_message!.body).toEqual({ text: "last, edited" });
   });
 
   it("marks quotes of held replies recalled when the recall arrives", async () => {

@@ -160,6 +160,8 @@ export const useMessagesStore = defineStore("messages", () => {
 
   /** A held message in its new state (a `message_changed`, an edit or reaction answer, the feed). */
   function applyChanged(m: Message) {
+    const c = useConversationsStore().byId[m.conversation_id];
+    if (c?.last_message?.id === m.id && newer(c.last_message, m) === m) c.last_message = m; // the list's preview
     const w = windows.value[m.conversation_id];
     if (!w) return;
     const i = w.items.findIndex((x) => x.id === m.id);
