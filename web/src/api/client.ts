@@ -1,6 +1,7 @@
 import { ApiError } from "./errors";
 import type { TokenStore } from "./tokens";
 import type {
+  ConversationSettings, ForwardResult, HiddenPage, Pin,
   Ack, Conversation, Device, DeviceKind, Friend, FriendRequest, Group, GroupMember, MediaKind, MediaPage, Message,
   MessagePage, PresenceInfo, Readers, SearchPage, Tokens, Upload, UploadKind, User,
 } from "./types";
@@ -284,6 +285,17 @@ export class ApiClient {
   }
   markRead(id: number, seq: number) { return this.request<void>("POST", `/conversations/${id}/read`, { seq }); }
   recall(messageId: number) { return this.request<void>("POST", `/messages/${messageId}/recall`); }
+  pin(messageId: number) { return this.request<unknown>("POST", `/messages/${messageId}/pin`); }
+  unpin(messageId: number) { return this.request<unknown>("DELETE", `/messages/${messageId}/pin`); }
+  pins(id: number) { return this.request<{ pins: Pin[] }>("GET", `/conversations/${id}/pins`); }
+  forward(client_msg_id: string, message_ids: number[], conversation_ids: number[]) {
+    return this.request<{ results: ForwardResult[] }>("POST", "/messages/forward", { client_msg_id, message_ids, conversation_ids });
+  }
+  hide(id: number, message_ids: number[]) { return this.request<{ hidden_change: number }>("POST", `/conversations/${id}/hide`, { message_ids }); }
+  hidden(id: number, after: number) { return this.request<HiddenPage>("GET", `/conversations/${id}/hidden`, undefined, { query: { after } }); }
+  updateSettings(id: number, patch: Partial<ConversationSettings>) {
+    return this.request<Conversation>("PATCH", `/conversations/${id}/settings`, patch);
+  }
   readers(id: number, seq: number) { return this.request<Readers>("GET", `/conversations/${id}/messages/${seq}/readers`); }
 
   // ---- friends ------------------------------------------------------------
