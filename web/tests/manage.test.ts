@@ -71,7 +71,7 @@ class HiddenApi extends FakeHistory {
   tokens = new MemoryTokenStore();
   hiddenLog: Array<{ ids: number[]; change: number }> = [];
   asked: number[] = [];
-  async hide(cid: number, ids: number[]) {
+  async hide(_cid: number, ids: number[]) {
     this.hiddenLog.push({ ids, change: this.hiddenLog.length + 1 });
     return { hidden_change: this.hiddenLog.length };
   }
@@ -164,5 +164,18 @@ describe("forward", () => {
     ], (cid) => `Chat ${cid}`);
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatch(/^Chat 2: /);
+  });
+});
+
+describe("settings request", () => {
+  it("writes muted_until 2^62 with its exact digits", async () => {
+    const { ApiClient } = await import("../src/api/client");
+    const bodies: string[] = [];
+    const api = new ApiClient({
+      baseUrl: "/api/v1", tokens: new MemoryTokenStore(),
+      fetch: async (_u: string, init?: RequestInit) => { bodies.push(String(init?.body)); return new Response("{}", { status: 200, headers: { "content-type": "application/json" } }); },
+    } as never);
+    await api.updateSettings(3, { muted_until: MUTED_FOREVER, pinned: true });
+    expect(bodies[0]).toBe('{"muted_until":4611686018427387904,"pinned":true}');
   });
 });
