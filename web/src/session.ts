@@ -10,7 +10,7 @@ import { useConversationsStore } from "./stores/conversations";
 import { useFriendsStore } from "./stores/friends";
 import { useGroupsStore } from "./stores/groups";
 import { useHiddenStore } from "./stores/hidden";
-import { isMuted } from "./lib/convSettings";
+import { alerts } from "./lib/convSettings";
 import { isPinTip, usePinsStore } from "./stores/pins";
 import { useMessagesStore } from "./stores/messages";
 import { usePresenceStore } from "./stores/presence";
@@ -242,7 +242,7 @@ export function startSession() {
       if (!document.hidden) msgs.markRead(m.conversation_id);
       return;
     }
-    if (document.hidden && m.kind !== "system" && !(c && isMuted(c))) {
+    if (document.hidden && m.kind !== "system" && alerts(c)) {
       if (ui.settings.sound) beep();
       if (ui.settings.notify) {
         showNotification(title, text, `pigeon-${m.conversation_id}`, () => {

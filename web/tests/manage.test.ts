@@ -3,7 +3,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { ApiClient } from "../src/api/client";
 import { MemoryTokenStore } from "../src/api/tokens";
 import { MUTED_FOREVER, type ConversationSettings, type Message } from "../src/api/types";
-import { isMuted, listOrder, splitArchived, unreadTotal } from "../src/lib/convSettings";
+import { alerts, isMuted, listOrder, splitArchived, unreadTotal } from "../src/lib/convSettings";
 import { forwardId, refusals } from "../src/lib/forward";
 import { markHidden } from "../src/lib/hidden";
 import { HIDDEN_TIP, RowBuilder } from "../src/lib/timeline";
@@ -36,6 +36,13 @@ describe("conversation list settings", () => {
     expect(isMuted(at(1, 0, { muted_until: NOW - 1 }), NOW)).toBe(false);
     expect(isMuted(at(1, 0, { muted_until: MUTED_FOREVER }), NOW)).toBe(true);
     expect(isMuted(conv(1, 1), NOW)).toBe(false);
+  });
+
+  it("raises no sound or notification for a muted conversation, until the mute runs out", () => {
+    expect(alerts(at(1, 0), NOW)).toBe(true);
+    expect(alerts(at(1, 0, { muted_until: NOW + 3_600_000 }), NOW)).toBe(false);
+    expect(alerts(at(1, 0, { muted_until: NOW + 3_600_000 }), NOW + 3_600_001)).toBe(true);
+    expect(alerts(undefined, NOW)).toBe(true);
   });
 
   it("leaves a muted conversation's unread out of the total unless it counts when muted", () => {

@@ -11,6 +11,11 @@ export function isMuted(c: Conversation, now = Date.now()): boolean {
   return settingsOf(c).muted_until > now;
 }
 
+/** Whether a new message here may beep and raise a desktop notification: not while muted. */
+export function alerts(c: Conversation | undefined, now = Date.now()): boolean {
+  return !c || !isMuted(c, now);
+}
+
 function activity(c: Conversation): number {
   return c.last_message?.ts ?? 0;
 }
