@@ -1,5 +1,5 @@
 import type { Router } from "vue-router";
-import type { FriendRequest, Group, Message, User } from "./api/types";
+import type { ConversationSettings, FriendRequest, Group, Message, User } from "./api/types";
 import { SESSION_STORAGE_KEY } from "./api/tokens";
 import { preview, userName } from "./lib/format";
 import { removesMe } from "./lib/groupEvents";
@@ -9,6 +9,9 @@ import { useAuthStore } from "./stores/auth";
 import { useConversationsStore } from "./stores/conversations";
 import { useFriendsStore } from "./stores/friends";
 import { useGroupsStore } from "./stores/groups";
+import { useHiddenStore } from "./stores/hidden";
+import { alerts } from "./lib/convSettings";
+import { isPinTip, usePinsStore } from "./stores/pins";
 import { useMessagesStore } from "./stores/messages";
 import { usePresenceStore } from "./stores/presence";
 import { useUsersStore } from "./stores/users";
@@ -95,6 +98,8 @@ export function startSession() {
   const friends = useFriendsStore();
   const groups = useGroupsStore();
   const presence = usePresenceStore();
+  const pins = usePinsStore();
+  const hidden = useHiddenStore();
 
   const sync = new SyncEngine(new SocketFirstSource(api, () => services().ws), msgs.sink);
   const ws = new ProtocolClient({
@@ -128,6 +133,8 @@ export function startSession() {
     auth.setUser(h.user);
     msgs.flushOutbox(); // what was written while offline goes out now, in order
     void sync.fullSync().then(() => {
+      void hidden.catchUp().catch(() => undefined);
+      for (const key of Object.keys(pins.byConv)) pins.refreshIfHeld(Number(key));
       const cid = convs.activeId;
       if (cid !== null && ui.visible) msgs.markRead(cid);
       const peers = convs.sorted.filter((c) => c.kind === "private" && c.peer).map((c) => c.peer!.id);
@@ -180,6 +187,15 @@ export function startSession() {
   }
 
   function onEvent(event: string, data: Record<string, unknown>) {
+    const cid = Number(data.conversation_id ?? 0);
+    if (event === "conversation_settings") {
+      convs.applySettings(cid, data as Partial<ConversationSettings>);
+      return;
+    }
+    if (event === "messages_hidden") {
+      hidden.apply(cid, (data.message_ids as number[] | undefined) ?? [], Number(data.hidden_change ?? 0) || undefined);
+      return;
+    }
     if (event === "user_updated") {
       const u = data.user as User | undefined;
       if (u && typeof u.id === "number") showProfile(u);
@@ -219,6 +235,7 @@ export function startSession() {
 
   function onNewMessage(m: Message, seen: boolean) {
     const me = auth.me;
+    if (isPinTip(m)) pins.refreshIfHeld(m.conversation_id);
     if (m.sender_id === me || m.kind === "recall") return;
     const c = convs.byId[m.conversation_id];
     const title = c ? convs.title(c) : "Pigeon";
@@ -228,7 +245,7 @@ export function startSession() {
       if (!document.hidden) msgs.markRead(m.conversation_id);
       return;
     }
-    if (document.hidden && m.kind !== "system") {
+    if (document.hidden && m.kind !== "system" && alerts(c)) {
       if (ui.settings.sound) beep();
       if (ui.settings.notify) {
         showNotification(title, text, `pigeon-${m.conversation_id}`, () => {
@@ -286,6 +303,8 @@ export function endSession() {
   useGroupsStore().reset();
   usePresenceStore().reset();
   useUsersStore().reset();
+  usePinsStore().reset();
+  useHiddenStore().reset();
   const ui = useUiStore();
   ui.kicked = null;
   ui.conn = "idle";

@@ -1,9 +1,18 @@
 import { ApiError } from "./errors";
 import type { TokenStore } from "./tokens";
 import type {
-  Ack, ChangesPage, Conversation, Device, DeviceKind, Friend, FriendRequest, Group, GroupMember, MediaKind, MediaPage, Message,
+  Ack, ChangesPage, Conversation, ConversationSettings, Device, DeviceKind, ForwardResult, Friend, FriendRequest, Group,
+  GroupMember, HiddenPage, MediaKind, MediaPage, Message, Pin,
   MessagePage, PresenceInfo, Readers, SearchPage, Tokens, Upload, UploadKind, User,
 } from "./types";
+import { MUTED_FOREVER } from "./types";
+
+const MUTED_FOREVER_DIGITS = "4611686018427387904";
+
+/** A request body already written as JSON. */
+export class JsonText {
+  constructor(readonly text: string) {}
+}
 
 export type FetchLike = (input: string, init?: RequestInit) => Promise<Response>;
 /** Runs `fn` while holding a lock shared by all tabs (Web Locks), so only one tab rotates the refresh token at a time. */
@@ -130,7 +139,7 @@ export class ApiClient {
       return await this.doFetch(url, {
         method,
         headers,
-        body: body === undefined ? undefined : JSON.stringify(body),
+        body: body === undefined ? undefined : body instanceof JsonText ? body.text : JSON.stringify(body),
         signal: opts.signal,
       });
     } catch (e) {
@@ -291,6 +300,20 @@ export class ApiClient {
     return this.request<ChangesPage>("GET", `/conversations/${id}/changes`, undefined, { query: { after, limit } });
   }
   recall(messageId: number) { return this.request<void>("POST", `/messages/${messageId}/recall`); }
+  pin(messageId: number) { return this.request<unknown>("POST", `/messages/${messageId}/pin`); }
+  unpin(messageId: number) { return this.request<unknown>("DELETE", `/messages/${messageId}/pin`); }
+  pins(id: number) { return this.request<{ pins: Pin[] }>("GET", `/conversations/${id}/pins`); }
+  forward(client_msg_id: string, message_ids: number[], conversation_ids: number[]) {
+    return this.request<{ results: ForwardResult[] }>("POST", "/messages/forward", { client_msg_id, message_ids, conversation_ids });
+  }
+  hide(id: number, message_ids: number[]) { return this.request<{ hidden_change: number }>("POST", `/conversations/${id}/hide`, { message_ids }); }
+  hidden(id: number, after: number) { return this.request<HiddenPage>("GET", `/conversations/${id}/hidden`, undefined, { query: { after } }); }
+  updateSettings(id: number, patch: Partial<ConversationSettings>) {
+    // 2^62 ("until unmuted") is exact as a double but JSON.stringify writes it rounded
+    // (…388000), which the server refuses: write its digits as they are.
+    const text = JSON.stringify(patch).replace(`"muted_until":${JSON.stringify(MUTED_FOREVER)}`, `"muted_until":${MUTED_FOREVER_DIGITS}`);
+    return this.request<Conversation>("PATCH", `/conversations/${id}/settings`, new JsonText(text));
+  }
   readers(id: number, seq: number) { return this.request<Readers>("GET", `/conversations/${id}/messages/${seq}/readers`); }
 
   // ---- friends ------------------------------------------------------------

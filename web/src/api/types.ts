@@ -96,6 +96,10 @@ export interface Message {
   reactions?: Reaction[];
   /** The conversation's change number of its last edit or reaction: of two copies, the higher wins. */
   version?: number;
+  /** I deleted it for myself: it keeps its seq, with an empty body. */
+  hidden?: boolean;
+  /** A forwarded copy: who first sent the original, and when. */
+  forwarded_from?: { sender_id: number | null; ts: number } | null;
 }
 
 /** The original a reply quotes (`reply_to` of a message). */
@@ -123,6 +127,39 @@ export interface ChangesPage {
   has_more: boolean;
 }
 
+/** My own choices for a conversation, the same on all my devices. */
+export interface ConversationSettings {
+  /** ms; 0: not muted; MUTED_FOREVER: until unmuted. */
+  muted_until: number;
+  count_when_muted: boolean;
+  pinned: boolean;
+  archived: boolean;
+}
+
+/** `muted_until` that mutes until unmuted (2^62). */
+export const MUTED_FOREVER = 2 ** 62;
+
+/** `GET /conversations/{id}/pins`: latest pin first. */
+export interface Pin {
+  message: Message;
+  pinned_by: number | null;
+  pinned_at: number;
+}
+
+/** One target of `POST /messages/forward`: the acks, or why it was refused. */
+export interface ForwardResult {
+  conversation_id: number;
+  acks: Ack[];
+  error: { code: string; message: string } | null;
+}
+
+export interface HiddenPage {
+  conversation_id: number;
+  message_ids: number[];
+  hidden_change: number;
+  has_more: boolean;
+}
+
 export interface Conversation {
   id: number;
   kind: "private" | "group";
@@ -136,6 +173,9 @@ export interface Conversation {
   last_message: Message | null;
   /** The conversation's latest change number (edits and reactions). */
   last_change?: number;
+  /** How many times I deleted messages here for myself. */
+  hidden_change?: number;
+  settings?: ConversationSettings;
 }
 
 export interface Ack {

@@ -113,6 +113,7 @@ export function preview(m: Message | null | undefined, nameOf: (id: number | nul
     return by === me ? "You recalled a message" : `${nameOf(by)} recalled a message`;
   }
   if (m.recalled) return "Message recalled";
+  if (m.hidden) return "You deleted this message";
   const b = m.body as Record<string, unknown>;
   switch (m.kind) {
     case "text": return String(b.text ?? "");

@@ -41,6 +41,9 @@ export function unreadStart(items: readonly Message[], readSeq: number | null, m
   return seq === null ? null : { seq, count };
 }
 
+/** How a message I deleted for myself shows: a small muted line at its place. */
+export const HIDDEN_TIP = "You deleted this message";
+
 export interface RowOptions {
   me: number | null;
   /** The read marker when the chat was opened (null: no divider). */
@@ -49,6 +52,8 @@ export interface RowOptions {
   atStart: boolean;
   recallTip: (m: Message, by: number | null | undefined) => string;
   now?: number;
+  /** Changes when messages already shown changed in place (deleted for me): rebuild all rows. */
+  epoch?: number;
 }
 
 interface Walk {
@@ -119,6 +124,7 @@ export class RowBuilder {
   private appendedOnly(prev: NonNullable<RowBuilder["last"]>, items: readonly Message[], opt: RowOptions): boolean {
     if (items.length < prev.len || items[0] !== prev.first || items[prev.len - 1] !== prev.lastMsg) return false;
     if (opt.me !== prev.opt.me || opt.readSeq !== prev.opt.readSeq || opt.atStart !== prev.opt.atStart) return false;
+    if (opt.epoch !== prev.opt.epoch) return false;
     for (let i = prev.len; i < items.length; i++) if (items[i].kind === "recall") return false;
     return true;
   }
@@ -168,7 +174,10 @@ export class RowBuilder {
         w.rows.push(this.keep({ t: "unread", key: "unread", count: this.unread.count }));
         w.lastSender = -1;
       }
-      if (m.recalled) {
+      if (m.hidden) {
+        w.rows.push(this.keep({ t: "tip", key: `s${m.seq}`, text: HIDDEN_TIP }));
+        w.lastSender = -1;
+      } else if (m.recalled) {
         w.rows.push(this.keep({ t: "tip", key: `s${m.seq}`, text: opt.recallTip(m, recalledBy.get(m.id)) }));
         w.lastSender = -1;
       } else if (m.kind === "system") {

@@ -1,15 +1,12 @@
 import { defineStore } from "pinia";
 import { computed, ref } from "vue";
-import type { Conversation, Message, User } from "../api/types";
+import type { Conversation, ConversationSettings, Message, User } from "../api/types";
+import { DEFAULT_SETTINGS, listOrder, splitArchived, unreadTotal } from "../lib/convSettings";
 import { services } from "../services";
 import { useAuthStore } from "./auth";
 import { useFriendsStore } from "./friends";
 import { useGroupsStore } from "./groups";
 import { useUsersStore } from "./users";
-
-function activity(c: Conversation): number {
-  return c.last_message?.ts ?? 0;
-}
 
 export const useConversationsStore = defineStore("conversations", () => {
   const api = () => services().api;
@@ -19,10 +16,11 @@ export const useConversationsStore = defineStore("conversations", () => {
   const activeId = ref<number | null>(null);
   const query = ref("");
 
-  const sorted = computed(() =>
-    Object.values(byId.value).sort((a, b) => activity(b) - activity(a) || b.id - a.id),
-  );
-  const totalUnread = computed(() => sorted.value.reduce((n, c) => n + (c.unread > 0 ? c.unread : 0), 0));
+  /** Ticks when a mute runs out, so that what depends on muting is computed again. */
+  const now = ref(Date.now());
+  const sorted = computed(() => listOrder(Object.values(byId.value)));
+  const parts = computed(() => splitArchived(sorted.value));
+  const totalUnread = computed(() => unreadTotal(sorted.value, now.value));
 
   function title(c: Conversation): string {
     if (c.kind === "group") {
@@ -32,9 +30,10 @@ export const useConversationsStore = defineStore("conversations", () => {
     return useFriendsStore().nameFor(c.peer);
   }
 
+  /** What the list shows: the conversations not archived, or every match of a search. */
   const filtered = computed(() => {
     const q = query.value.trim().toLowerCase();
-    if (!q) return sorted.value;
+    if (!q) return parts.value.main;
     return sorted.value.filter((c) => {
       const hay = [title(c), c.peer?.username ?? "", c.peer?.nickname ?? "", c.group?.name ?? ""].join(" ").toLowerCase();
       return hay.includes(q);
@@ -136,6 +135,23 @@ export const useConversationsStore = defineStore("conversations", () => {
     c.mentioned = false;
   }
 
+  /** My settings for a conversation changed (here or on another of my devices). */
+  function applySettings(cid: number, s: Partial<ConversationSettings>) {
+    const c = byId.value[cid];
+    if (!c) return;
+    const next = { ...(c.settings ?? DEFAULT_SETTINGS) };
+    for (const k of ["muted_until", "count_when_muted", "pinned", "archived"] as const) {
+      if (s[k] !== undefined) (next as Record<string, unknown>)[k] = s[k];
+    }
+    c.settings = next;
+    now.value = Date.now();
+  }
+
+  async function updateSettings(cid: number, patch: Partial<ConversationSettings>) {
+    const c = await api().updateSettings(cid, patch);
+    applySettings(cid, c.settings ?? patch);
+  }
+
   /** Show someone's new profile in the private conversations with them. */
   function updatePeer(u: User) {
     for (const c of Object.values(byId.value)) if (c.peer?.id === u.id) c.peer = u;
@@ -149,5 +165,7 @@ export const useConversationsStore = defineStore("conversations", () => {
     byId.value = {}; loaded.value = false; activeId.value = null; query.value = "";
   }
 
-  return { byId, loaded, activeId, query, sorted, filtered, totalUnread, title, put, setAll, load, fetchOne, openPrivate, noteMessage, noteRead, markLocallyRead, updatePeer, remove, reset };
+  setInterval(() => (now.value = Date.now()), 60_000);
+
+  return { byId, loaded, activeId, query, now, sorted, filtered, archived: computed(() => parts.value.archived), totalUnread, applySettings, updateSettings, title, put, setAll, load, fetchOne, openPrivate, noteMessage, noteRead, markLocallyRead, updatePeer, remove, reset };
 });
