@@ -1,50 +1,12 @@
 // End-to-end tests for images, files, voice clips and @all: real Pigeon, real headless Chromium.
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
-import { after, before, describe, test } from "node:test";
-import { apiFor, eventually, launchBrowser, makePng, newPerson, sessionOf, shot, startServer, texts } from "./harness.mjs";
+import { before, describe, test } from "node:test";
+import { eventually, makePng, sessionOf, shot, suite, texts } from "./harness.mjs";
 
-let server;
-let browser;
-let startError = null;
-const people = [];
-
-before(async () => {
-  try {
-    server = await startServer();
-  } catch (e) {
-    startError = e;
-  }
-  // a fake microphone that needs no permission prompt, for the voice clip scenario
-  browser = await launchBrowser(["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"]);
-});
-
-test("Pigeon starts", () => {
-  if (startError) throw startError; // a server that cannot start fails the run
-});
-
-after(async () => {
-  for (const p of people) await p.context.close().catch(() => undefined);
-  await browser?.close().catch(() => undefined);
-  await server?.stop();
-});
-
-async function person(name) {
-  if (startError) throw startError;
-  const p = await newPerson(browser, server.base, name);
-  await p.context.grantPermissions(["microphone"], { origin: server.base });
-  people.push(p);
-  return p;
-}
-
-const api = async (p) => apiFor(server.base, (await sessionOf(p.page)).access_token);
-
-async function befriend(a, b) {
-  const req = await (await api(a))("POST", "/friends/requests", { user_id: b.id, note: "hi" });
-  await (await api(b))("POST", `/friends/requests/${req.id}/accept`);
-  const c = await (await api(a))("POST", "/conversations/private", { user_id: b.id });
-  return c.id;
-}
+const t = suite({ browserArgs: ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"] });
+const { api, befriend } = t;
+const person = (name) => t.person(name, { permissions: ["microphone"] });
 
 async function openChat(page, cid) {
   await page.getByTestId("nav-chats").click();
@@ -78,7 +40,7 @@ describe("Pigeon attachments", () => {
   let alice, bob, carol, cid;
 
   before(async () => {
-    if (startError) return;
+    if (t.startError) return;
     alice = await person("Alice");
     bob = await person("Bob");
     cid = await befriend(alice, bob);
@@ -114,7 +76,7 @@ describe("Pigeon attachments", () => {
     await eventually(async () => assert.deepEqual(await full.evaluate((el) => [el.complete, el.naturalWidth, el.naturalHeight]), [true, 480, 320]));
     const href = await bob.page.getByTestId("open-original").getAttribute("href");
     assert.match(href, /^\/files\/[0-9a-f]{32}$/);
-    const res = await fetch(server.base + href); // no auth header needed
+    const res = await fetch(t.server.base + href); // no auth header needed
     assert.equal(res.status, 200);
     assert.equal(res.headers.get("content-type"), "image/png");
     assert.deepEqual(Buffer.from(await res.arrayBuffer()), landscape());
@@ -192,7 +154,7 @@ describe("Pigeon attachments", () => {
     const form = new FormData();
     form.append("kind", "file");
     form.append("file", new Blob([Buffer.alloc(25 * 1024 * 1024 + 70 * 1024, 1)]), "huge.bin");
-    const r = await fetch(`${server.base}/api/v1/uploads`, { method: "POST", body: form, headers: { Authorization: `Bearer ${(await sessionOf(alice.page)).access_token}` } });
+    const r = await fetch(`${t.server.base}/api/v1/uploads`, { method: "POST", body: form, headers: { Authorization: `Bearer ${(await sessionOf(alice.page)).access_token}` } });
     assert.equal(r.status, 413);
     assert.equal((await r.json()).error.code, "payload_too_large");
   });

@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
 import { chromium } from "playwright-core";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -208,4 +209,49 @@ export async function newPerson(browser, base, name, { viewport = { width: 1280,
 
 export async function shot(page, file) {
   await page.screenshot({ path: join(SHOTS, file), fullPage: false });
+}
+
+/**
+ * One Pigeon and one headless Chromium for a test file: the hooks that start and stop them, a
+ * first test that fails the run if Pigeon cannot start, and the people the tests make (closed
+ * at the end). `t.server`, `t.browser` and `t.startError` are set once the `before` hook ran.
+ */
+export function suite({ browserArgs = [] } = {}) {
+  const t = { server: null, browser: null, startError: null, people: [], browsers: [] };
+  before(async () => {
+    try {
+      t.server = await startServer();
+    } catch (e) {
+      t.startError = e;
+    }
+    t.browser = await launchBrowser(browserArgs);
+    t.browsers.push(t.browser);
+  });
+  test("Pigeon starts", () => {
+    if (t.startError) throw t.startError; // a server that cannot start fails the run
+  });
+  after(async () => {
+    for (const p of t.people) await p.context.close().catch(() => undefined);
+    for (const b of t.browsers) await b.close().catch(() => undefined);
+    await t.server?.stop();
+  });
+  /** A registered person in a context of their own (`on`: another browser; `permissions`). */
+  t.person = async (name, { on = t.browser, permissions = [], ...opts } = {}) => {
+    if (t.startError) throw t.startError;
+    const p = await newPerson(on, t.server.base, name, opts);
+    if (permissions.length) await p.context.grantPermissions(permissions, { origin: t.server.base });
+    p.api = apiFor(t.server.base, p.token);
+    t.people.push(p);
+    return p;
+  };
+  /** The API as the person's page is logged in now (its token may have been refreshed). */
+  t.api = async (p) => apiFor(t.server.base, (await sessionOf(p.page)).access_token);
+  /** Make two people friends; their private conversation's id. */
+  t.befriend = async (a, b) => {
+    const req = await (await t.api(a))("POST", "/friends/requests", { user_id: b.id, note: "hi" });
+    await (await t.api(b))("POST", `/friends/requests/${req.id}/accept`);
+    const c = await (await t.api(a))("POST", "/conversations/private", { user_id: b.id });
+    return c.id;
+  };
+  return t;
 }

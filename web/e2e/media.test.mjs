@@ -4,50 +4,12 @@ import assert from "node:assert/strict";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { after, before, describe, test } from "node:test";
-import { apiFor, eventually, launchBrowser, makePng, newPerson, sessionOf, shot, startServer, texts } from "./harness.mjs";
+import { before, describe, test } from "node:test";
+import { eventually, launchBrowser, makePng, sessionOf, shot, suite, texts } from "./harness.mjs";
 
-let server;
-let browser;
-let startError = null;
-const people = [];
-const browsers = [];
-
-before(async () => {
-  try {
-    server = await startServer();
-  } catch (e) {
-    startError = e;
-  }
-  browser = await launchBrowser();
-  browsers.push(browser);
-});
-
-test("Pigeon starts", () => {
-  if (startError) throw startError; // a server that cannot start fails the run
-});
-
-after(async () => {
-  for (const p of people) await p.context.close().catch(() => undefined);
-  for (const b of browsers) await b.close().catch(() => undefined);
-  await server?.stop();
-});
-
-async function person(name, on = browser) {
-  if (startError) throw startError;
-  const p = await newPerson(on, server.base, name);
-  people.push(p);
-  return p;
-}
-
-const api = async (p) => apiFor(server.base, (await sessionOf(p.page)).access_token);
-
-async function befriend(a, b) {
-  const req = await (await api(a))("POST", "/friends/requests", { user_id: b.id, note: "hi" });
-  await (await api(b))("POST", `/friends/requests/${req.id}/accept`);
-  const c = await (await api(a))("POST", "/conversations/private", { user_id: b.id });
-  return c.id;
-}
+const t = suite();
+const { api, befriend } = t;
+const person = (name, on) => t.person(name, { on });
 
 async function openChat(page, cid) {
   await page.getByTestId("nav-chats").click();
@@ -61,7 +23,7 @@ async function upload(p, bytes, name, kind, mime) {
   form.append("kind", kind);
   form.append("file", new Blob([bytes], { type: mime }), name);
   const token = (await sessionOf(p.page)).access_token;
-  const r = await fetch(`${server.base}/api/v1/uploads`, { method: "POST", headers: { Authorization: `Bearer ${token}` }, body: form });
+  const r = await fetch(`${t.server.base}/api/v1/uploads`, { method: "POST", headers: { Authorization: `Bearer ${token}` }, body: form });
   assert.equal(r.status, 201, await r.clone().text());
   return r.json();
 }
@@ -98,7 +60,7 @@ describe("Pigeon avatars and galleries", () => {
   let alice, bob, cid;
 
   before(async () => {
-    if (startError) return;
+    if (t.startError) return;
     alice = await person("Alice");
     bob = await person("Bob");
     cid = await befriend(alice, bob);
@@ -129,7 +91,7 @@ describe("Pigeon avatars and galleries", () => {
     // the server's copy: a 256 px square of the picture's left 300 px (2/3 green, 1/3 red)
     const stored = await coloursAt(page, me.avatar_url, [[30, 128], [150, 128], [240, 128]]);
     assert.deepEqual(stored, { size: [256, 256], colours: ["green", "green", "red"] });
-    const res = await fetch(server.base + me.avatar_url);
+    const res = await fetch(t.server.base + me.avatar_url);
     assert.equal(res.headers.get("content-type"), "image/webp");
     assert.match(res.headers.get("cache-control"), /immutable/);
 
@@ -258,7 +220,7 @@ describe("Pigeon colour emoji", () => {
   }
 
   test("with a colour emoji font on the system, no font is downloaded", async () => {
-    const { a, requested } = await chatWithEmoji(browser);
+    const { a, requested } = await chatWithEmoji(t.browser);
     const info = await emojiInfo(a, requested);
     assert.deepEqual(info.fetched, []);
     assert.ok(info.colourful > 200, `only ${info.colourful} coloured pixels`);
@@ -269,7 +231,7 @@ describe("Pigeon colour emoji", () => {
     const dir = mkdtempSync(join(tmpdir(), "pigeon-fonts-"));
     writeFileSync(join(dir, "fonts.conf"), `<?xml version="1.0"?><!DOCTYPE fontconfig SYSTEM "fonts.dtd"><fontconfig><dir>/usr/share/fonts/truetype/dejavu</dir><cachedir>${dir}/cache</cachedir></fontconfig>`);
     const bare = await launchBrowser([], { env: { ...process.env, FONTCONFIG_FILE: join(dir, "fonts.conf") } });
-    browsers.push(bare);
+    t.browsers.push(bare);
     const { a, requested } = await chatWithEmoji(bare);
     const info = await emojiInfo(a, requested);
     // The files' ranges overlap (a sequence's parts are in the file of the sequence), so these

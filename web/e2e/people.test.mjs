@@ -1,39 +1,10 @@
 // End-to-end: names of group members who are not friends, message info (who read), last seen.
 import assert from "node:assert/strict";
-import { after, before, describe, test } from "node:test";
-import { apiFor, eventually, launchBrowser, newPerson, shot, startServer, texts } from "./harness.mjs";
+import { before, describe, test } from "node:test";
+import { eventually, shot, suite, texts } from "./harness.mjs";
 
-let server;
-let browser;
-let startError = null;
-const people = [];
-
-before(async () => {
-  try {
-    server = await startServer();
-  } catch (e) {
-    startError = e;
-  }
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  for (const p of people) await p.context.close().catch(() => undefined);
-  await browser?.close().catch(() => undefined);
-  await server?.stop();
-});
-
-async function person(name) {
-  const p = await newPerson(browser, server.base, name);
-  people.push(p);
-  p.api = apiFor(server.base, p.token);
-  return p;
-}
-
-async function befriend(a, b) {
-  const req = await a.api("POST", "/friends/requests", { user_id: b.id });
-  await b.api("POST", `/friends/requests/${req.id}/accept`);
-}
+const t = suite();
+const { person, befriend } = t;
 
 const convRow = (page, id) => page.getByTestId(`conv-${id}`);
 const subtitle = async (page) => (await page.getByTestId("chat-subtitle").textContent()).trim();
@@ -42,7 +13,7 @@ describe("people in the web client", () => {
   let alice, bob, carol, gid;
 
   before(async () => {
-    if (startError) return;
+    if (t.startError) return;
     alice = await person("Alice");
     bob = await person("Bob");
     carol = await person("Carol");
@@ -54,7 +25,7 @@ describe("people in the web client", () => {
   });
 
   test("a group member who is not a friend is named in the list preview and the bubbles", async () => {
-    if (startError) throw startError;
+    if (t.startError) throw t.startError;
     await carol.api("POST", `/conversations/${gid}/messages`, { client_msg_id: "c1", kind: "text", body: { text: "Chapter 3 tonight?" } });
     await bob.page.goto("/");
     const row = convRow(bob.page, gid);
@@ -69,7 +40,7 @@ describe("people in the web client", () => {
   });
 
   test("Read by N follows each reader live, and Message info lists who read and who did not", async () => {
-    if (startError) throw startError;
+    if (t.startError) throw t.startError;
     await alice.page.goto(`/c/${gid}`);
     await alice.page.getByTestId("composer").fill("Who has finished it?");
     await alice.page.getByTestId("composer").press("Enter");
@@ -107,13 +78,13 @@ describe("people in the web client", () => {
   });
 
   test("last seen shows once a friend goes offline; during an outage presence is marked unknown", async () => {
-    if (startError) throw startError;
+    if (t.startError) throw t.startError;
     const { id: cid } = await alice.api("POST", "/conversations/private", { user_id: bob.id });
     await alice.page.goto(`/c/${cid}`);
     await eventually(async () => assert.equal(await subtitle(alice.page), "online"), { timeout: 10_000 });
 
     await bob.context.close(); // Bob's only device goes away
-    people.splice(people.indexOf(bob), 1);
+    t.people.splice(t.people.indexOf(bob), 1);
     await eventually(async () => assert.equal(await subtitle(alice.page), "last seen just now"), { timeout: 15_000 });
 
     await alice.page.getByTestId("nav-contacts").click();
@@ -124,12 +95,12 @@ describe("people in the web client", () => {
     await alice.page.getByTestId("nav-chats").click();
     await convRow(alice.page, cid).click();
     await eventually(async () => assert.equal(await subtitle(alice.page), "last seen just now"));
-    await server.halt();
+    await t.server.halt();
     await eventually(async () => assert.equal(await subtitle(alice.page), "Connecting… — status may be out of date"), { timeout: 15_000 });
     await shot(alice.page, "21-presence-unknown.png");
     await alice.page.getByTestId("nav-contacts").click();
     await eventually(async () => assert.equal((await status.textContent()).trim(), "Connecting… — status may be out of date"));
-    await server.resume();
+    await t.server.resume();
     // Back online, and last seen was kept across the restart.
     await eventually(async () => assert.match((await status.textContent()).trim(), /^Last seen (just now|1 min ago)$/), { timeout: 30_000 });
   });

@@ -3,45 +3,11 @@
 // and the theme switch. Real Pigeon, real headless Chromium (with a fake microphone).
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { apiFor, eventually, launchBrowser, newPerson, sessionOf, shot, startServer } from "./harness.mjs";
+import { eventually, sessionOf, shot, suite } from "./harness.mjs";
 
-let server;
-let browser;
-let startError = null;
-const people = [];
-
-before(async () => {
-  try {
-    server = await startServer();
-  } catch (e) {
-    startError = e;
-  }
-  browser = await launchBrowser(["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"]);
-});
-
-test("Pigeon starts", () => {
-  if (startError) throw startError; // a server that cannot start fails the run
-});
-
-after(async () => {
-  for (const p of people) await p.context.close().catch(() => undefined);
-  await browser?.close().catch(() => undefined);
-  await server?.stop();
-});
-
-async function person(name, opts) {
-  if (startError) throw startError;
-  const p = await newPerson(browser, server.base, name, opts);
-  people.push(p);
-  return p;
-}
-
-const api = async (p) => apiFor(server.base, (await sessionOf(p.page)).access_token);
-
-async function befriend(a, b) {
-  const req = await (await api(a))("POST", "/friends/requests", { user_id: b.id, note: "hi" });
-  await (await api(b))("POST", `/friends/requests/${req.id}/accept`);
-}
+const t = suite({ browserArgs: ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"] });
+const { api, befriend } = t;
+const person = (name, opts) => t.person(name, opts);
 
 async function openChat(page, cid) {
   await page.goto(`/c/${cid}`);
@@ -66,7 +32,7 @@ describe("Pigeon polish", () => {
   let alice, bob, carol, groupId;
 
   before(async () => {
-    if (startError) return;
+    if (t.startError) return;
     alice = await person("Alice", { viewport: { width: 1440, height: 900 } });
     bob = await person("Bob");
     carol = await person("Carol");
