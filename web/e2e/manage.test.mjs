@@ -1,39 +1,10 @@
 // End-to-end: pinned messages, forwarding, delete for me, and the list's mute, pin and archive.
 import assert from "node:assert/strict";
-import { after, before, describe, test } from "node:test";
-import { apiFor, eventually, launchBrowser, newPerson, startServer } from "./harness.mjs";
+import { before, describe, test } from "node:test";
+import { eventually, suite } from "./harness.mjs";
 
-let server;
-let browser;
-let startError = null;
-const people = [];
-
-before(async () => {
-  try {
-    server = await startServer();
-  } catch (e) {
-    startError = e;
-  }
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  for (const p of people) await p.context.close().catch(() => undefined);
-  await browser?.close().catch(() => undefined);
-  await server?.stop();
-});
-
-async function person(name) {
-  const p = await newPerson(browser, server.base, name);
-  people.push(p);
-  p.api = apiFor(server.base, p.token);
-  return p;
-}
-
-async function befriend(a, b) {
-  const req = await a.api("POST", "/friends/requests", { user_id: b.id });
-  await b.api("POST", `/friends/requests/${req.id}/accept`);
-}
+const t = suite();
+const { person, befriend } = t;
 
 let n = 0;
 async function say(p, cid, text) {
@@ -50,7 +21,7 @@ describe("managing messages and conversations", () => {
   let alice, bob, carol, ab, ac, gid;
 
   before(async () => {
-    if (startError) return;
+    if (t.startError) return;
     alice = await person("Alice");
     bob = await person("Bob");
     carol = await person("Carol");
@@ -62,7 +33,7 @@ describe("managing messages and conversations", () => {
   });
 
   test("a pinned message shows in the bar, for the other side too, with a count when several", async () => {
-    if (startError) throw startError;
+    if (t.startError) throw t.startError;
     await say(alice, ab, "Meet at the north gate");
     await say(bob, ab, "Bring the map");
     await alice.page.goto(`/c/${ab}`);
@@ -96,7 +67,7 @@ describe("managing messages and conversations", () => {
   });
 
   test("forward a message to another chat: it arrives marked Forwarded", async () => {
-    if (startError) throw startError;
+    if (t.startError) throw t.startError;
     await alice.page.goto(`/c/${ab}`);
     await menuOn(alice.page, "Bring the map", "forward");
     const dialog = alice.page.getByTestId("forward-dialog");
@@ -113,7 +84,7 @@ describe("managing messages and conversations", () => {
   });
 
   test("delete for me: gone on a second tab of the same user, still there for the other side", async () => {
-    if (startError) throw startError;
+    if (t.startError) throw t.startError;
     await say(bob, ab, "Secret plan");
     await say(bob, ab, "After the secret");
     await alice.page.goto(`/c/${ab}`);
@@ -141,7 +112,7 @@ describe("managing messages and conversations", () => {
   });
 
   test("pin to top, mute and archive in the list survive a reload", async () => {
-    if (startError) throw startError;
+    if (t.startError) throw t.startError;
     await say(carol, ac, "Newest in the list");
     await alice.page.goto("/");
     const row = (id) => alice.page.getByTestId(`conv-${id}`);

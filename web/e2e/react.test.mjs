@@ -1,34 +1,10 @@
 // End-to-end: replies, edits and reactions between two people, live and after a reload.
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { apiFor, eventually, launchBrowser, newPerson, shot, startServer } from "./harness.mjs";
+import { eventually, shot, suite } from "./harness.mjs";
 
-let server;
-let browser;
-let startError = null;
-const people = [];
-
-before(async () => {
-  try {
-    server = await startServer();
-  } catch (e) {
-    startError = e;
-  }
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  for (const p of people) await p.context.close().catch(() => undefined);
-  await browser?.close().catch(() => undefined);
-  await server?.stop();
-});
-
-async function person(name) {
-  const p = await newPerson(browser, server.base, name);
-  people.push(p);
-  p.api = apiFor(server.base, p.token);
-  return p;
-}
+const t = suite();
+const { person } = t;
 
 const line = (page, text) => page.getByTestId("message").filter({ hasText: text });
 
@@ -48,7 +24,7 @@ describe("replies, edits and reactions in the web client", () => {
   let alice, bob, cid;
 
   before(async () => {
-    if (startError) return;
+    if (t.startError) return;
     alice = await person("Alice");
     bob = await person("Bob");
     const req = await alice.api("POST", "/friends/requests", { user_id: bob.id });
@@ -60,7 +36,7 @@ describe("replies, edits and reactions in the web client", () => {
   });
 
   test("a reply quotes its original for both, and the quote scrolls to it", async () => {
-    if (startError) throw startError;
+    if (t.startError) throw t.startError;
     await line(alice.page, "Lunch at noon?").waitFor();
     await menu(alice.page, "Lunch at noon?", "reply");
     const bar = alice.page.getByTestId("composer-quote");
@@ -84,7 +60,7 @@ describe("replies, edits and reactions in the web client", () => {
   });
 
   test("an edit shows for both as edited, and the quote follows it", async () => {
-    if (startError) throw startError;
+    if (t.startError) throw t.startError;
     // only my own messages offer Edit
     await line(alice.page, "Lunch at noon?").first().locator(".bubble").hover();
     await line(alice.page, "Lunch at noon?").first().getByTestId("message-actions").click();
@@ -107,7 +83,7 @@ describe("replies, edits and reactions in the web client", () => {
   });
 
   test("reactions show as chips for both, toggle on click and name who reacted", async () => {
-    if (startError) throw startError;
+    if (t.startError) throw t.startError;
     await menu(alice.page, "Lunch at one?", "react");
     await alice.page.getByTestId("react-picker").waitFor();
     await alice.page.getByTestId("react-👍").click();
@@ -132,7 +108,7 @@ describe("replies, edits and reactions in the web client", () => {
   });
 
   test("after a reload both see the replies, edits and reactions as they stand", async () => {
-    if (startError) throw startError;
+    if (t.startError) throw t.startError;
     for (const p of [alice, bob]) {
       await p.page.reload();
       await p.page.getByTestId("messages").waitFor();
@@ -146,7 +122,7 @@ describe("replies, edits and reactions in the web client", () => {
   });
 
   test("changes made while a device was away arrive once it reconnects (the changes feed)", async () => {
-    if (startError) throw startError;
+    if (t.startError) throw t.startError;
     const reply = line(alice.page, "Sounds good");
     const page = await bob.api("GET", `/conversations/${cid}/messages?limit=10`);
     const id = page.messages.find((m) => m.body?.text === "Sounds good").id;
@@ -162,7 +138,7 @@ describe("replies, edits and reactions in the web client", () => {
   });
 
   test("a recalled original shows as recalled in the quote, live", async () => {
-    if (startError) throw startError;
+    if (t.startError) throw t.startError;
     await menu(bob.page, "Lunch at one?", "recall");
     for (const p of [alice, bob]) {
       await eventually(async () => assert.equal((await line(p.page, "Sounds good").getByTestId("quote-recalled").textContent()).trim(), "Message recalled"));
