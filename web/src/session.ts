@@ -54,6 +54,9 @@ export function installSessionHooks(r: Router) {
   const auth = useAuthStore();
   const ui = useUiStore();
   api.onSessionEnded = () => {
+    // Logged out from the device list: the overlay already says so and offers "Log in again";
+    // a request refused meanwhile must not take the page away from under it.
+    if (ui.kicked) return;
     endSession();
     auth.forget();
     ui.toast("Your session has ended. Please log in again.", "info");
