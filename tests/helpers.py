@@ -4,9 +4,27 @@ from __future__ import annotations
 
 from typing import Any
 
-from pigeon.client import PigeonClient
+import pytest
+
+from pigeon.client import ApiError, PigeonClient
 
 Frame = dict[str, Any]
+
+
+async def refused(client: PigeonClient, method: str, path: str, **kwargs: Any) -> ApiError:
+    """The error the server answers this request with (the test fails if it succeeds)."""
+    with pytest.raises(ApiError) as caught:
+        await client.request(method, path, **kwargs)
+    return caught.value
+
+
+async def tip(client: PigeonClient, event: str) -> dict[str, Any]:
+    """The next message must be a system tip about ``event``."""
+    message: dict[str, Any] = await client.next_message()
+    assert message["kind"] == "system", message
+    assert message["body"]["event"] == event, message
+    assert message["sender_id"] is None
+    return message
 
 
 def is_event(name: str, **data: Any) -> Any:

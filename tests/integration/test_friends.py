@@ -3,21 +3,13 @@ the events each of them sends to whom."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
-from pigeon.client import ApiError, PigeonClient
+from pigeon.client import ApiError
 from tests.conftest import MakeClient
-from tests.helpers import expect_event, make_friends, no_frame, no_message
+from tests.helpers import expect_event, make_friends, no_frame, no_message, refused
 
 pytestmark = pytest.mark.asyncio
-
-
-async def refused(client: PigeonClient, method: str, path: str, **kwargs: Any) -> ApiError:
-    with pytest.raises(ApiError) as caught:
-        await client.request(method, path, **kwargs)
-    return caught.value
 
 
 async def test_request_and_accept_reach_both_sides_and_open_the_conversation(

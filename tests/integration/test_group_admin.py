@@ -4,28 +4,14 @@ mute-all (refused over HTTP and over the socket) and member search."""
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 import pytest
 
 from pigeon.client import ApiError, PigeonClient
 from tests.conftest import MakeClient
-from tests.helpers import expect_event, make_friends, make_group, no_frame
+from tests.helpers import expect_event, make_friends, make_group, no_frame, refused, tip
 
 pytestmark = pytest.mark.asyncio
-
-
-async def refused(client: PigeonClient, method: str, path: str, **kwargs: Any) -> ApiError:
-    with pytest.raises(ApiError) as caught:
-        await client.request(method, path, **kwargs)
-    return caught.value
-
-
-async def tip(client: PigeonClient, event: str) -> dict[str, Any]:
-    message = await client.next_message()
-    assert message["kind"] == "system", message
-    assert message["body"]["event"] == event, message
-    return message
 
 
 async def team(make_client: MakeClient, size: int = 2) -> tuple[list[PigeonClient], int]:

@@ -11,24 +11,9 @@ import pytest
 
 from pigeon.client import ApiError, PigeonClient
 from tests.conftest import MakeClient
-from tests.helpers import expect_event, make_friends, make_group, no_frame, no_message
+from tests.helpers import expect_event, make_friends, make_group, no_frame, no_message, refused, tip
 
 pytestmark = pytest.mark.asyncio
-
-
-async def refused(client: PigeonClient, method: str, path: str, **kwargs: Any) -> ApiError:
-    with pytest.raises(ApiError) as caught:
-        await client.request(method, path, **kwargs)
-    return caught.value
-
-
-async def tip(client: PigeonClient, event: str) -> dict[str, Any]:
-    """The next message must be a system tip about ``event``."""
-    message = await client.next_message()
-    assert message["kind"] == "system", message
-    assert message["body"]["event"] == event, message
-    assert message["sender_id"] is None
-    return message
 
 
 async def team(make_client: MakeClient, size: int = 3) -> tuple[list[PigeonClient], int]:

@@ -10,9 +10,8 @@ import type { Outgoing } from "../stores/messages";
  * messages were written, and turns a queued message into plain data and back.
  */
 
-/** What is kept of an outgoing message. Attachments keep their file until it is uploaded. */
-export interface SavedOutgoing {
-  user_id: number;
+/** What a message written here is, whether on screen or on disk. */
+export interface OutgoingFields {
   client_msg_id: string;
   conversation_id: number;
   kind: string;
@@ -24,6 +23,11 @@ export interface SavedOutgoing {
   order: number;
   /** The quote of the message it answers. */
   reply?: ReplyQuote;
+}
+
+/** What is kept of an outgoing message. Attachments keep their file until it is uploaded. */
+export interface SavedOutgoing extends OutgoingFields {
+  user_id: number;
   /** A refused message stays refused after a reload; anything else is queued again. */
   failed?: { error: string; permanent: boolean };
   upload?: {

@@ -4,7 +4,7 @@ import { ApiError, friendlyCode, friendlyError } from "../api/errors";
 import type { Ack, Conversation, Message, MessagePage, ReplyQuote, Upload, UploadKind } from "../api/types";
 import { bodyFor, isPermanentUploadError, refuseUpload } from "../lib/attachments";
 import { newer, quoteEdited, quoteRecalled } from "../lib/changes";
-import { fromSaved, nextOrder, outboxDb, toSaved, type SavedOutgoing } from "../lib/outbox";
+import { fromSaved, nextOrder, outboxDb, toSaved, type OutgoingFields, type SavedOutgoing } from "../lib/outbox";
 import { services } from "../services";
 import type { AckFrame } from "../ws/protocol";
 import { RequestError } from "../ws/client";
@@ -51,19 +51,8 @@ export interface PendingUpload {
   duration_ms?: number;
 }
 
-export interface Outgoing {
-  client_msg_id: string;
-  conversation_id: number;
-  kind: string;
-  body: Record<string, unknown>;
-  mentions: number[];
-  mentionAll?: boolean;
-  ts: number;
-  /** Send order among everything written in this browser (see nextOrder). */
-  order: number;
+export interface Outgoing extends OutgoingFields {
   state: OutState;
-  /** The message this one answers (its quote as shown while sending). */
-  reply?: ReplyQuote;
   error?: string;
   /** True when retrying cannot help (an image the server cannot read, a file too large). */
   permanent?: boolean;
