@@ -51,7 +51,7 @@ export interface GroupMember {
   alias: string | null;
 }
 
-export type MessageKind = "text" | "image" | "file" | "voice" | "system" | "recall";
+export type MessageKind = "text" | "image" | "file" | "voice" | "location" | "contact" | "system" | "recall";
 
 export interface TextBody { text: string }
 export type UploadKind = "image" | "file" | "voice" | "avatar";

@@ -120,6 +120,8 @@ export function preview(m: Message | null | undefined, nameOf: (id: number | nul
     case "image": return "[Image]";
     case "file": return `[File] ${String(b.name ?? "")}`;
     case "voice": return `[Voice] ${formatDuration(b.duration_ms)}`;
+    case "location": return `[Location] ${String(b.label || b.address || "")}`.trim();
+    case "contact": return `[Contact] ${String(b.nickname || b.username || "")}`.trim();
     case "system": return String(b.tip ?? "");
     default: return `[${m.kind}]`;
   }
@@ -131,4 +133,12 @@ export function lastActive(ts: number, now = Date.now()): string {
   if (ago < 60_000) return "just now";
   if (ago < 3_600_000) return `${Math.floor(ago / 60_000)} min ago`;
   return shortTime(ts, now);
+}
+
+/** A map of a shared location (OpenStreetMap, which needs no key), or null for bad coordinates. */
+export function placeUrl(latitude: unknown, longitude: unknown): string | null {
+  const lat = Number(latitude);
+  const lon = Number(longitude);
+  if (!Number.isFinite(lat) || !Number.isFinite(lon) || Math.abs(lat) > 90 || Math.abs(lon) > 180) return null;
+  return `https://www.openstreetmap.org/?mlat=${lat}&mlon=${lon}#map=16/${lat}/${lon}`;
 }
